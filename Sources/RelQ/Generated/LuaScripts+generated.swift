@@ -1,0 +1,1250 @@
+// GENERATED FILE: DO NOT EDIT.
+// Source: lua/*.lua. Regenerate with: scripts/generate-lua.sh
+// Checked by: scripts/check-generated.sh and Tests/RelQTests/LuaEmbeddingTests.swift
+
+// swift-format-ignore-file
+
+/// The queue protocol scripts, embedded byte-exact from `lua/`.
+enum LuaScripts {
+
+    static let configure = LuaScript(
+        name: "configure",
+        sha1: "1b3fd53fdf7da9cd232ac5abccab84e9bc790a44",
+        keys: ["pending", "meta", "signal"],
+        readOnly: false,
+        source: #"""
+-- configure: set or clear shared queue settings (all validated before any write).
+--
+-- KEYS: pending meta signal
+--   KEYS[1] pending  LIST  ready ids (only read: wake consumers if non-empty)
+--   KEYS[2] meta     HASH  settings working_limit, rate_limit, rate_window_ms, paused
+--   KEYS[3] signal   LIST  wake-up token (at most one element)
+-- ARGV pairs (1..8 pairs): field, value
+--   working_limit   max tasks in working (queue-wide), integer 1..1000000000
+--   rate_limit      max dequeued tasks per window, integer 1..1000000000
+--   rate_window_ms  window length in ms, integer 1..86400000 (default 1000 when unset)
+--   paused          '1' pause dequeue, '0' resume
+--   value ''        removes the setting (same as '0' for paused)
+-- Returns {1}; {-1, message} invalid argument (nothing changed).
+
+local rcall = redis.call
+local pending, meta, signal = KEYS[1], KEYS[2], KEYS[3]
+
+local function int(s, lo, hi)
+  if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
+  local v = tonumber(s)
+  if v < lo or v > hi then return nil end
+  return v
+end
+
+local caps = {working_limit = 1000000000, rate_limit = 1000000000, rate_window_ms = 86400000}
+if #ARGV < 2 or #ARGV > 16 or #ARGV % 2 ~= 0 then return {-1, 'expected 1..8 field/value pairs'} end
+local set, del = {}, {}
+for i = 1, #ARGV, 2 do
+  local f, v = ARGV[i], ARGV[i + 1]
+  if f == 'paused' then
+    if v == '1' then set[#set + 1] = f; set[#set + 1] = '1'
+    elseif v == '0' or v == '' then del[#del + 1] = f
+    else return {-1, "paused must be '1', '0' or ''"} end
+  elseif caps[f] then
+    if v == '' then del[#del + 1] = f
+    elseif int(v, 1, caps[f]) then set[#set + 1] = f; set[#set + 1] = v
+    else return {-1, f .. ' must be an integer in 1..' .. caps[f] .. " or ''"} end
+  else
+    return {-1, 'unknown setting: ' .. f}
+  end
+end
+if #del > 0 then rcall('HDEL', meta, unpack(del)) end
+if #set > 0 then rcall('HSET', meta, unpack(set)) end
+if rcall('LLEN', pending) > 0 and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+return {1}
+
+"""#
+    )
+
+    static let deadList = LuaScript(
+        name: "dead_list",
+        sha1: "523fa5655d966b3350e1e8706aaa7b4289aa3710",
+        keys: ["dead", "tasks", "state", "errors"],
+        readOnly: true,
+        source: #"""
+#!lua flags=no-writes
+-- dead_list: list dead-lettered tasks, oldest first (read-only: run with EVALSHA_RO).
+--
+-- KEYS: dead tasks state errors
+--   KEYS[1] dead    ZSET  id -> time dead-lettered ms
+--   KEYS[2] tasks   HASH  id -> header + payload
+--   KEYS[3] state   HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[4] errors  HASH  id -> last error
+-- ARGV[1] offset  integer >= 0 (rank from the oldest)
+-- ARGV[2] count   1..1000
+-- Returns {1, total_dead, id, payload, attempts, last_error, dead_at_ms, id, ...}
+--   5 values per task; {-1, message} invalid argument.
+
+local rcall = redis.call
+local dead, tasks, state, errors = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+
+local function int(s, lo, hi)
+  if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
+  local v = tonumber(s)
+  if v < lo or v > hi then return nil end
+  return v
+end
+
+if #ARGV ~= 2 then return {-1, 'expected 2 arguments'} end
+local offset = int(ARGV[1], 0, 1000000000)
+if not offset then return {-1, 'offset must be an integer >= 0'} end
+local count = int(ARGV[2], 1, 1000)
+if not count then return {-1, 'count must be an integer in 1..1000'} end
+
+local out = {1, rcall('ZCARD', dead)}
+local r = rcall('ZRANGE', dead, offset, offset + count - 1, 'WITHSCORES')
+local ids, at = {}, {}
+for i = 1, #r, 2 do ids[#ids + 1] = r[i]; at[#at + 1] = tonumber(r[i + 1]) end
+if #ids == 0 then return out end
+local bodies = rcall('HMGET', tasks, unpack(ids))
+local states = rcall('HMGET', state, unpack(ids))
+local errs = rcall('HMGET', errors, unpack(ids))
+for i = 1, #ids do
+  local k = #out
+  out[k + 1] = ids[i]
+  out[k + 2] = bodies[i] and string.sub(bodies[i], 8) or ''
+  out[k + 3] = states[i] and tonumber(string.match(states[i], '^(%d*):')) or 0
+  out[k + 4] = errs[i] or ''
+  out[k + 5] = at[i]
+end
+return out
+
+"""#
+    )
+
+    static let deadPurge = LuaScript(
+        name: "dead_purge",
+        sha1: "d89c73f1149da28d7c3245cc867290e1d6c59bcd",
+        keys: ["dead", "tasks", "state", "errors"],
+        readOnly: false,
+        source: #"""
+-- dead_purge: delete dead-lettered tasks and their data.
+--
+-- KEYS: dead tasks state errors
+--   KEYS[1] dead    ZSET  id -> time dead-lettered ms
+--   KEYS[2] tasks   HASH
+--   KEYS[3] state   HASH
+--   KEYS[4] errors  HASH
+-- ARGV[1] mode  'ids': ARGV[2..] are ids (1..1000), ids not dead are skipped
+--               'all': ARGV[2] = limit (1..1000), the oldest dead tasks
+-- Returns {1, purged, remaining_dead}; {-1, message} invalid argument.
+
+local rcall = redis.call
+local dead, tasks, state, errors = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+
+local function int(s, lo, hi)
+  if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
+  local v = tonumber(s)
+  if v < lo or v > hi then return nil end
+  return v
+end
+
+local ids = {}
+if ARGV[1] == 'ids' then
+  local n = #ARGV - 1
+  if n < 1 or n > 1000 then return {-1, 'ids mode takes 1..1000 ids'} end
+  local cand = {unpack(ARGV, 2, #ARGV)}
+  local scores = rcall('ZMSCORE', dead, unpack(cand))
+  local seen = {}
+  for i = 1, n do
+    if scores[i] and not seen[cand[i]] then seen[cand[i]] = true; ids[#ids + 1] = cand[i] end
+  end
+elseif ARGV[1] == 'all' then
+  local limit = #ARGV == 2 and int(ARGV[2], 1, 1000)
+  if not limit then return {-1, 'all mode takes a limit in 1..1000'} end
+  ids = rcall('ZRANGE', dead, 0, limit - 1)
+else
+  return {-1, "mode must be 'ids' or 'all'"}
+end
+
+if #ids > 0 then
+  rcall('ZREM', dead, unpack(ids))
+  rcall('HDEL', tasks, unpack(ids))
+  rcall('HDEL', state, unpack(ids))
+  rcall('HDEL', errors, unpack(ids))
+end
+return {1, #ids, rcall('ZCARD', dead)}
+
+"""#
+    )
+
+    static let deadRetry = LuaScript(
+        name: "dead_retry",
+        sha1: "b7eb14ba2d25de6da5835f6ac027662cb13003a2",
+        keys: ["pending", "dead", "tasks", "state", "meta", "signal"],
+        readOnly: false,
+        source: #"""
+-- dead_retry: move dead-lettered tasks back to pending with attempts reset to 0.
+--
+-- KEYS: pending dead tasks state meta signal
+--   KEYS[1] pending  LIST  ready ids (retried tasks are LPUSHed, oldest dead first)
+--   KEYS[2] dead     ZSET  id -> time dead-lettered ms
+--   KEYS[3] tasks    HASH  (declared for completeness: data is kept)
+--   KEYS[4] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[5] meta     HASH  counter dead_retried
+--   KEYS[6] signal   LIST  wake-up token (at most one element)
+-- ARGV[1] mode  'ids': ARGV[2..] are ids (1..1000), ids not dead are skipped
+--               'all': ARGV[2] = limit (1..1000), the oldest dead tasks
+-- Returns {1, retried, remaining_dead}; {-1, message} invalid argument.
+-- The per-task max attempts and lease in state (fixed at first delivery) are
+-- kept; the last error is kept until the next failure or release.
+
+local rcall = redis.call
+local pending, dead, tasks, state, meta, signal =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+
+local function int(s, lo, hi)
+  if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
+  local v = tonumber(s)
+  if v < lo or v > hi then return nil end
+  return v
+end
+
+local ids = {}
+if ARGV[1] == 'ids' then
+  local n = #ARGV - 1
+  if n < 1 or n > 1000 then return {-1, 'ids mode takes 1..1000 ids'} end
+  local cand = {unpack(ARGV, 2, #ARGV)}
+  local scores = rcall('ZMSCORE', dead, unpack(cand))
+  local seen = {}
+  for i = 1, n do
+    if scores[i] and not seen[cand[i]] then seen[cand[i]] = true; ids[#ids + 1] = cand[i] end
+  end
+elseif ARGV[1] == 'all' then
+  local limit = #ARGV == 2 and int(ARGV[2], 1, 1000)
+  if not limit then return {-1, 'all mode takes a limit in 1..1000'} end
+  ids = rcall('ZRANGE', dead, 0, limit - 1)
+else
+  return {-1, "mode must be 'ids' or 'all'"}
+end
+
+local n = #ids
+if n > 0 then
+  rcall('ZREM', dead, unpack(ids))
+  local states = rcall('HMGET', state, unpack(ids))
+  local hset = {}
+  for i = 1, n do
+    local maxA, lease = '', ''
+    if states[i] then
+      maxA, lease = string.match(states[i], '^%d*:%d*:(%d*):(%d*)$')
+      maxA, lease = maxA or '', lease or ''
+    end
+    hset[#hset + 1] = ids[i]
+    hset[#hset + 1] = '0::' .. maxA .. ':' .. lease
+  end
+  for i = 1, #hset, 1000 do
+    rcall('HSET', state, unpack(hset, i, math.min(i + 999, #hset)))
+  end
+  rcall('LPUSH', pending, unpack(ids))
+  rcall('HINCRBY', meta, 'dead_retried', n)
+  if rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+end
+return {1, n, rcall('ZCARD', dead)}
+
+"""#
+    )
+
+    static let dequeue = LuaScript(
+        name: "dequeue",
+        sha1: "42b4b5d08929ddff0446e1cc2f417d0e7d6c2e10",
+        keys: ["pending", "delayed", "working", "tasks", "state", "meta", "rate", "signal"],
+        readOnly: false,
+        source: #"""
+-- dequeue: lease up to `max` ready tasks (oldest first) to a consumer.
+--
+-- KEYS: pending delayed working tasks state meta rate signal
+--   KEYS[1] pending  LIST  ready ids; the rightmost is the oldest (RPOP)
+--   KEYS[2] delayed  ZSET  id -> due time ms (due ones are promoted first)
+--   KEYS[3] working  ZSET  id -> lease deadline ms
+--   KEYS[4] tasks    HASH  id -> 7-byte header + payload
+--   KEYS[5] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[6] meta     HASH  counters (dequeued = token source) and settings
+--                          (paused, working_limit, rate_limit, rate_window_ms)
+--   KEYS[7] rate     STRING fixed-window dequeue counter (PEXPIRE = window)
+--   KEYS[8] signal   LIST  wake-up token (at most one element)
+-- ARGV[1] max                   tasks to take, 1..1000
+-- ARGV[2] default_lease_ms      integer ms > 0, used when the task has no override
+-- ARGV[3] default_max_attempts  integer > 0, used when the task has no override
+-- Returns (now = server time in ms):
+--   {1, now, id, payload, attempt, token, deadline_ms, enqueued_ms, id, ...}
+--       6 values per task; payload without the header; token = integer lease token
+--   {2, now, next_due_in_ms}   nothing ready; ms until the earliest delayed task
+--                              is due, or -1 when there is none
+--   {3, now}                   queue paused
+--   {4, now, working_count, working_limit}   working limit reached
+--   {5, now, retry_after_ms}   rate limit reached for this window
+--   {-1, message}              invalid argument (nothing changed)
+-- The effective lease and max attempts are written to state at every delivery
+-- (so extend/requeue/sweep need no defaults): they are fixed at first delivery.
+-- Cost: O(max + promoted) with a constant number of commands.
+
+local rcall = redis.call
+local pending, delayed, working, tasks, state, meta, rate, signal =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+
+local MAX_MS = 3153600000000 -- 100 years
+local MAX_ATTEMPTS = 1000000
+
+local function int(s, lo, hi)
+  if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
+  local v = tonumber(s)
+  if v < lo or v > hi then return nil end
+  return v
+end
+
+-- Calls cmd key args[1..] in chunks of at most step elements (step <= 1000, even).
+local function chunked(cmd, key, args, step)
+  for i = 1, #args, step do
+    rcall(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
+end
+
+local max = int(ARGV[1], 1, 1000)
+if not max then return {-1, 'max must be an integer in 1..1000'} end
+local defLease = int(ARGV[2], 1, MAX_MS)
+if not defLease then return {-1, 'default_lease_ms must be an integer in 1..' .. MAX_MS} end
+local defMax = int(ARGV[3], 1, MAX_ATTEMPTS)
+if not defMax then return {-1, 'default_max_attempts must be an integer in 1..' .. MAX_ATTEMPTS} end
+
+local t = rcall('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+
+local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms')
+if cfg[1] == '1' then return {3, now} end
+
+-- Promote due delayed tasks, in due order (the earliest due is taken first).
+local due = rcall('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
+local promoted = #due
+if promoted > 0 then
+  rcall('ZREM', delayed, unpack(due))
+  rcall('LPUSH', pending, unpack(due))
+end
+
+local k = max
+local wlimit = tonumber(cfg[2])
+if wlimit then
+  local wcount = rcall('ZCARD', working)
+  if wlimit - wcount < k then k = wlimit - wcount end
+  if k <= 0 then return {4, now, wcount, wlimit} end
+end
+local rlimit = tonumber(cfg[3])
+local rcount = 0
+if rlimit then
+  rcount = tonumber(rcall('GET', rate) or '0')
+  if rlimit - rcount < k then k = rlimit - rcount end
+  if k <= 0 then
+    local ttl = rcall('PTTL', rate)
+    if ttl < 0 then -- defensive: a counter without expiry would block forever
+      ttl = tonumber(cfg[4]) or 1000
+      rcall('PEXPIRE', rate, ttl)
+    end
+    return {5, now, ttl}
+  end
+end
+
+local ids = rcall('RPOP', pending, k)
+if not ids then
+  -- Nothing ready: tell the caller how long until the earliest delayed task.
+  local first = rcall('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+  local dueIn = -1
+  if first[2] then
+    dueIn = tonumber(first[2]) - now
+    if dueIn < 0 then dueIn = 0 end
+  end
+  return {2, now, dueIn}
+end
+local popped = #ids
+
+local bodies = rcall('HMGET', tasks, unpack(ids))
+local states = rcall('HMGET', state, unpack(ids))
+
+-- Keep only ids whose data exists (defensive: a removed task may linger).
+local live, m = {}, 0
+for i = 1, popped do
+  if bodies[i] then m = m + 1; live[m] = i end
+end
+
+local out = {1, now}
+if m > 0 then
+  local base = rcall('HINCRBY', meta, 'dequeued', m) - m
+  local zadd, hset = {}, {}
+  for j = 1, m do
+    local i = live[j]
+    local id, body = ids[i], bodies[i]
+    local attempts, maxA, lease = 0, '', ''
+    if states[i] then
+      local a, _, ma, l = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
+      attempts = tonumber(a) or 0
+      maxA, lease = ma or '', l or ''
+    end
+    if maxA == '' then maxA = ARGV[3] end
+    local leaseMs = tonumber(lease) or defLease
+    if lease == '' then lease = ARGV[2] end
+    attempts = attempts + 1
+    local token = base + j
+    local deadline = now + leaseMs
+    zadd[#zadd + 1] = deadline
+    zadd[#zadd + 1] = id
+    hset[#hset + 1] = id
+    hset[#hset + 1] = string.format('%d:%d:', attempts, token) .. maxA .. ':' .. lease
+    local a1, a2, a3, a4, a5, a6 = string.byte(body, 2, 7)
+    local enq = ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6
+    local n = #out
+    out[n + 1] = id
+    out[n + 2] = string.sub(body, 8)
+    out[n + 3] = attempts
+    out[n + 4] = token
+    out[n + 5] = deadline
+    out[n + 6] = enq
+  end
+  chunked('ZADD', working, zadd, 1000)
+  chunked('HSET', state, hset, 1000)
+  if rlimit then
+    if rcall('INCRBY', rate, m) == m then
+      rcall('PEXPIRE', rate, tonumber(cfg[4]) or 1000)
+    end
+  end
+end
+
+-- Chain-wake: more ready work remains (or was just promoted) for another waiter.
+if (popped == k and rcall('LLEN', pending) > 0) and rcall('LLEN', signal) == 0 then
+  rcall('RPUSH', signal, 1)
+end
+if m == 0 then
+  return {2, now, -1}
+end
+return out
+
+"""#
+    )
+
+    static let enqueue = LuaScript(
+        name: "enqueue",
+        sha1: "a68d89a7551c35fa83f531b78c926dbdbf366444",
+        keys: ["pending", "delayed", "tasks", "state", "meta", "signal"],
+        readOnly: false,
+        source: #"""
+-- enqueue: add up to 1000 tasks to a queue (ready now or delayed).
+--
+-- KEYS: pending delayed tasks state meta signal
+--   KEYS[1] pending  LIST  ready task ids (LPUSH here, consumers RPOP)
+--   KEYS[2] delayed  ZSET  id -> due time (ms since epoch)
+--   KEYS[3] tasks    HASH  id -> 7-byte header (version 1, enqueue ms u48 BE) + payload
+--   KEYS[4] state    HASH  id -> "attempts:token:maxAttempts:leaseMs" (only with overrides)
+--   KEYS[5] meta     HASH  counters (seq, enqueued) and settings
+--   KEYS[6] signal   LIST  wake-up token for blocked consumers (at most one element)
+-- ARGV[1]  n: number of tasks, 1..1000
+-- then n groups of 5, for task i (base b = 1 + 5*(i-1)):
+--   ARGV[b+1] id            '' = server-assigned (HINCRBY meta seq, decimal)
+--   ARGV[b+2] payload       bytes (binary-safe)
+--   ARGV[b+3] delay_ms      integer ms, '0' = ready now
+--   ARGV[b+4] lease_ms      integer ms > 0, '' = queue default
+--   ARGV[b+5] max_attempts  integer > 0, '' = queue default
+-- Returns {1, id1, st1, id2, st2, ...}; st 1 = enqueued, 0 = duplicate id (nothing
+-- changed for that task). {-1, message} on invalid arguments (nothing changed).
+-- Cost: O(n) plus a constant number of commands (multi-element HSET/LPUSH/ZADD).
+
+local rcall = redis.call
+local pending, delayed, tasks, state, meta, signal =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+
+local MAX_MS = 3153600000000 -- 100 years
+local MAX_ATTEMPTS = 1000000
+
+local function int(s, lo, hi)
+  if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
+  local v = tonumber(s)
+  if v < lo or v > hi then return nil end
+  return v
+end
+
+-- 7-byte task header: version 1, then enqueue time in ms as 48-bit big-endian.
+local function header(ms)
+  local b6 = ms % 256; ms = (ms - b6) / 256
+  local b5 = ms % 256; ms = (ms - b5) / 256
+  local b4 = ms % 256; ms = (ms - b4) / 256
+  local b3 = ms % 256; ms = (ms - b3) / 256
+  local b2 = ms % 256; ms = (ms - b2) / 256
+  local b1 = ms % 256
+  return string.char(1, b1, b2, b3, b4, b5, b6)
+end
+
+-- Calls cmd key args[1..] in chunks of at most step elements (step <= 1000).
+local function chunked(cmd, key, args, step)
+  local r
+  for i = 1, #args, step do
+    r = rcall(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
+  return r
+end
+
+local n = int(ARGV[1], 1, 1000)
+if not n then return {-1, 'n must be an integer in 1..1000'} end
+if #ARGV ~= 1 + 5 * n then return {-1, 'expected 1 + 5*n arguments'} end
+
+-- Validate everything before writing anything.
+local delays, server = {}, 0
+for i = 1, n do
+  local b = 1 + 5 * (i - 1)
+  local d = int(ARGV[b + 3], 0, MAX_MS)
+  if not d then return {-1, 'task ' .. i .. ': delay_ms must be an integer in 0..' .. MAX_MS} end
+  delays[i] = d
+  local l, m = ARGV[b + 4], ARGV[b + 5]
+  if l ~= '' and not int(l, 1, MAX_MS) then
+    return {-1, 'task ' .. i .. ': lease_ms must be empty or an integer in 1..' .. MAX_MS}
+  end
+  if m ~= '' and not int(m, 1, MAX_ATTEMPTS) then
+    return {-1, 'task ' .. i .. ': max_attempts must be empty or an integer in 1..' .. MAX_ATTEMPTS}
+  end
+  if ARGV[b + 1] == '' then server = server + 1 end
+end
+
+local t = rcall('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local hdr = header(now)
+
+-- Candidate ids: caller ids as given, server ids from one HINCRBY.
+local ids = {}
+local nextId = 0
+if server > 0 then nextId = rcall('HINCRBY', meta, 'seq', server) - server + 1 end
+for i = 1, n do
+  local id = ARGV[2 + 5 * (i - 1)]
+  if id == '' then id = string.format('%d', nextId); nextId = nextId + 1 end
+  ids[i] = id
+end
+
+-- One existence check for all candidates (chunked HMGET).
+local exists = {}
+for i = 1, n, 1000 do
+  local j = math.min(i + 999, n)
+  local r = rcall('HMGET', tasks, unpack(ids, i, j))
+  for k = 1, #r do if r[k] then exists[i + k - 1] = true end end
+end
+
+local out = {1}
+local seen = {}
+local hset, lpush, zadd, st = {}, {}, {}, {}
+local ready, inserted = 0, 0
+for i = 1, n do
+  local b = 1 + 5 * (i - 1)
+  local id = ids[i]
+  local ok = not exists[i] and not seen[id]
+  if not ok and ARGV[b + 1] == '' then
+    -- Server id taken (a caller used a numeric id): take the next free one.
+    for _ = 1, 1000 do
+      id = string.format('%d', rcall('HINCRBY', meta, 'seq', 1))
+      if not seen[id] and rcall('HEXISTS', tasks, id) == 0 then ok = true; break end
+    end
+    if not ok then return {-1, 'could not allocate a server id'} end
+  end
+  out[#out + 1] = id
+  if ok then
+    seen[id] = true
+    inserted = inserted + 1
+    hset[#hset + 1] = id
+    hset[#hset + 1] = hdr .. ARGV[b + 2]
+    if delays[i] == 0 then
+      lpush[#lpush + 1] = id
+    else
+      zadd[#zadd + 1] = now + delays[i]
+      zadd[#zadd + 1] = id
+    end
+    local l, m = ARGV[b + 4], ARGV[b + 5]
+    if l ~= '' or m ~= '' then
+      st[#st + 1] = id
+      st[#st + 1] = '0::' .. m .. ':' .. l
+    end
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+
+if inserted > 0 then
+  chunked('HSET', tasks, hset, 1000)
+  if #st > 0 then chunked('HSET', state, st, 1000) end
+  if #zadd > 0 then chunked('ZADD', delayed, zadd, 1000) end
+  if #lpush > 0 then
+    -- n <= 1000, so one LPUSH (<= 1000 elements) suffices.
+    local len = rcall('LPUSH', pending, unpack(lpush))
+    -- pending was empty: wake a sleeping consumer.
+    if len == #lpush and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+  end
+  rcall('HINCRBY', meta, 'enqueued', inserted)
+end
+return out
+
+"""#
+    )
+
+    static let extend = LuaScript(
+        name: "extend",
+        sha1: "d358cf55b70a8a25c480aa0e249abfcbdf0b41fb",
+        keys: ["working", "tasks", "state"],
+        readOnly: false,
+        source: #"""
+-- extend: push back the lease deadline of a leased task (heartbeat).
+--
+-- KEYS: working tasks state
+--   KEYS[1] working  ZSET  id -> lease deadline ms
+--   KEYS[2] tasks    HASH  id -> header + payload (only to tell stale from not found)
+--   KEYS[3] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+-- ARGV[1] id
+-- ARGV[2] token     lease token from dequeue
+-- ARGV[3] lease_ms  integer ms > 0; '' = the lease stored in state at delivery
+-- Returns
+--   {1, deadline_ms}  new deadline = server now + lease_ms
+--   {-2}  stale lease: task exists but not leased with this token (nothing changed)
+--   {-3}  not found (nothing changed)
+--   {-1, message} invalid argument (nothing changed)
+
+local rcall = redis.call
+local working, tasks, state = KEYS[1], KEYS[2], KEYS[3]
+
+local MAX_MS = 3153600000000 -- 100 years
+
+local function int(s, lo, hi)
+  if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
+  local v = tonumber(s)
+  if v < lo or v > hi then return nil end
+  return v
+end
+
+if #ARGV ~= 3 then return {-1, 'expected 3 arguments'} end
+local id, token = ARGV[1], ARGV[2]
+if id == '' or token == '' then return {-1, 'id and token must not be empty'} end
+local lease
+if ARGV[3] ~= '' then
+  lease = int(ARGV[3], 1, MAX_MS)
+  if not lease then return {-1, 'lease_ms must be empty or an integer in 1..' .. MAX_MS} end
+end
+
+local s = rcall('HGET', state, id)
+local tok, l
+if s then tok, l = string.match(s, '^%d*:(%d*):%d*:(%d*)$') end
+if not tok or tok == '' or tok ~= token or not rcall('ZSCORE', working, id) then
+  if rcall('HEXISTS', tasks, id) == 1 then return {-2} end
+  return {-3}
+end
+lease = lease or tonumber(l)
+if not lease then return {-1, 'no lease_ms given and none stored'} end
+
+local t = rcall('TIME')
+local deadline = t[1] * 1000 + math.floor(t[2] / 1000) + lease
+rcall('ZADD', working, 'XX', deadline, id)
+return {1, deadline}
+
+"""#
+    )
+
+    static let inspect = LuaScript(
+        name: "inspect",
+        sha1: "5879ab76395622cbcfd9f766970c42a09f33338c",
+        keys: ["pending", "delayed", "working", "dead", "tasks", "state", "errors"],
+        readOnly: true,
+        source: #"""
+#!lua flags=no-writes
+-- inspect: where a task is and its data (read-only: run with EVALSHA_RO).
+--
+-- KEYS: pending delayed working dead tasks state errors
+--   KEYS[1] pending  LIST  (declared for completeness; a task in tasks but in no
+--                          ZSET is pending, so the list is not scanned)
+--   KEYS[2] delayed  ZSET  id -> due time ms
+--   KEYS[3] working  ZSET  id -> lease deadline ms
+--   KEYS[4] dead     ZSET  id -> time dead-lettered ms
+--   KEYS[5] tasks    HASH  id -> header + payload
+--   KEYS[6] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[7] errors   HASH  id -> last error
+-- ARGV[1] id
+-- Returns {1, state, attempts, time_ms, enqueued_ms, last_error, payload}
+--   state 'pending' | 'delayed' | 'working' | 'dead'; time_ms = due time (delayed),
+--   lease deadline (working), dead-lettered time (dead), -1 (pending);
+--   last_error '' when none.
+--   {-3} not found; {-1, message} invalid argument.
+-- Cost: O(1).
+
+local rcall = redis.call
+local pending, delayed, working, dead, tasks, state, errors =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+
+local id = ARGV[1]
+if #ARGV ~= 1 or id == '' then return {-1, 'expected one non-empty id'} end
+
+local body = rcall('HGET', tasks, id)
+if not body then return {-3} end
+
+local where, at = 'pending', -1
+local score = rcall('ZSCORE', working, id)
+if score then where = 'working' else
+  score = rcall('ZSCORE', delayed, id)
+  if score then where = 'delayed' else
+    score = rcall('ZSCORE', dead, id)
+    if score then where = 'dead' end
+  end
+end
+if score then at = tonumber(score) end
+
+local s = rcall('HGET', state, id)
+local attempts = 0
+if s then attempts = tonumber(string.match(s, '^(%d*):')) or 0 end
+
+local a1, a2, a3, a4, a5, a6 = string.byte(body, 2, 7)
+local enq = ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6
+
+return {1, where, attempts, at, enq, rcall('HGET', errors, id) or '', string.sub(body, 8)}
+
+"""#
+    )
+
+    static let peek = LuaScript(
+        name: "peek",
+        sha1: "914f9b2ddd5abe2ddfcbe9296295c3a3cc274468",
+        keys: ["pending", "tasks", "state"],
+        readOnly: true,
+        source: #"""
+#!lua flags=no-writes
+-- peek: list pending tasks, oldest first (read-only: run with EVALSHA_RO).
+--
+-- KEYS: pending tasks state
+--   KEYS[1] pending  LIST  ready ids (rightmost = oldest)
+--   KEYS[2] tasks    HASH  id -> header + payload
+--   KEYS[3] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+-- ARGV[1] offset  tasks to skip from the oldest, integer >= 0 (O(offset / list node size))
+-- ARGV[2] count   1..1000
+-- Returns {1, total_pending, id, payload, enqueued_ms, attempts, id, ...}
+--   4 values per task; {-1, message} invalid argument.
+
+local rcall = redis.call
+local pending, tasks, state = KEYS[1], KEYS[2], KEYS[3]
+
+local function int(s, lo, hi)
+  if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
+  local v = tonumber(s)
+  if v < lo or v > hi then return nil end
+  return v
+end
+
+if #ARGV ~= 2 then return {-1, 'expected 2 arguments'} end
+local offset = int(ARGV[1], 0, 1000000000)
+if not offset then return {-1, 'offset must be an integer >= 0'} end
+local count = int(ARGV[2], 1, 1000)
+if not count then return {-1, 'count must be an integer in 1..1000'} end
+
+local total = rcall('LLEN', pending)
+local out = {1, total}
+local ids = rcall('LRANGE', pending, -(offset + count), -(offset + 1))
+local n = #ids
+if n == 0 then return out end
+local bodies = rcall('HMGET', tasks, unpack(ids))
+local states = rcall('HMGET', state, unpack(ids))
+for i = n, 1, -1 do -- LRANGE is newest..oldest: walk it backwards
+  local body = bodies[i]
+  if body then
+    local a1, a2, a3, a4, a5, a6 = string.byte(body, 2, 7)
+    local k = #out
+    out[k + 1] = ids[i]
+    out[k + 2] = string.sub(body, 8)
+    out[k + 3] = ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6
+    out[k + 4] = states[i] and tonumber(string.match(states[i], '^(%d*):')) or 0
+  end
+end
+return out
+
+"""#
+    )
+
+    static let release = LuaScript(
+        name: "release",
+        sha1: "503cec2ab5c20be6b451cdc46be8d176b9a74b30",
+        keys: ["pending", "working", "tasks", "state", "errors", "meta", "signal"],
+        readOnly: false,
+        source: #"""
+-- release (ack): finish leased tasks and delete their data.
+--
+-- KEYS: pending working tasks state errors meta signal
+--   KEYS[1] pending  LIST  ready ids (only read: wake-up rule for the working limit)
+--   KEYS[2] working  ZSET  id -> lease deadline ms
+--   KEYS[3] tasks    HASH  id -> header + payload
+--   KEYS[4] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[5] errors   HASH  id -> last error
+--   KEYS[6] meta     HASH  counter released; setting working_limit
+--   KEYS[7] signal   LIST  wake-up token (at most one element)
+-- ARGV[1] n: number of (id, token) pairs, 1..1000
+-- ARGV[2i], ARGV[2i+1]  id and lease token (decimal, as returned by dequeue)
+-- Returns {1, st1, st2, ...}, one status per pair:
+--    1 released (task data deleted)
+--   -2 stale lease: the task exists but is not leased with this token (nothing changed)
+--   -3 not found: already released or removed (a retried ack lands here)
+-- {-1, message} on invalid arguments (nothing changed).
+-- Cost: O(n) with a constant number of commands.
+
+local rcall = redis.call
+local pending, working, tasks, state, errors, meta, signal =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+
+local function int(s, lo, hi)
+  if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
+  local v = tonumber(s)
+  if v < lo or v > hi then return nil end
+  return v
+end
+
+local n = int(ARGV[1], 1, 1000)
+if not n then return {-1, 'n must be an integer in 1..1000'} end
+if #ARGV ~= 1 + 2 * n then return {-1, 'expected 1 + 2*n arguments'} end
+
+local ids = {}
+for i = 1, n do
+  ids[i] = ARGV[2 * i]
+  if ARGV[2 * i + 1] == '' then return {-1, 'pair ' .. i .. ': empty token'} end
+end
+local states = rcall('HMGET', state, unpack(ids))
+
+local out, done, m, seen = {1}, {}, 0, {}
+for i = 1, n do
+  local id = ids[i]
+  local s = states[i]
+  local tok = s and string.match(s, '^%d*:(%d*):')
+  if tok and tok ~= '' and tok == ARGV[2 * i + 1] and not seen[id] then
+    seen[id] = true
+    m = m + 1
+    done[m] = id
+    out[i + 1] = 1
+  elseif seen[id] or rcall('HEXISTS', tasks, id) == 0 then
+    out[i + 1] = -3
+  else
+    out[i + 1] = -2
+  end
+end
+
+if m > 0 then
+  -- A non-empty token in state means the task is in working (invariant kept by
+  -- every script), so ZREM cannot miss.
+  local wbefore
+  local wlimit = tonumber(rcall('HGET', meta, 'working_limit'))
+  if wlimit then wbefore = rcall('ZCARD', working) end
+  rcall('ZREM', working, unpack(done))
+  rcall('HDEL', tasks, unpack(done))
+  rcall('HDEL', state, unpack(done))
+  rcall('HDEL', errors, unpack(done))
+  rcall('HINCRBY', meta, 'released', m)
+  -- Consumers blocked by the working limit may proceed now.
+  if wlimit and wbefore >= wlimit and rcall('LLEN', pending) > 0
+      and rcall('LLEN', signal) == 0 then
+    rcall('RPUSH', signal, 1)
+  end
+end
+return out
+
+"""#
+    )
+
+    static let remove = LuaScript(
+        name: "remove",
+        sha1: "0e58695a97b51c7bfacdaa72799389a0700d3229",
+        keys: ["pending", "delayed", "working", "dead", "tasks", "state", "errors"],
+        readOnly: false,
+        source: #"""
+-- remove: delete a task wherever it is, with all its data.
+--
+-- KEYS: pending delayed working dead tasks state errors
+--   KEYS[1] pending  LIST  ready ids (LREM: O(pending length), the only
+--                          script that is O(queue size); only for pending tasks)
+--   KEYS[2] delayed  ZSET
+--   KEYS[3] working  ZSET  (a consumer holding the lease later gets -3 on ack)
+--   KEYS[4] dead     ZSET
+--   KEYS[5] tasks    HASH  id -> header + payload
+--   KEYS[6] state    HASH
+--   KEYS[7] errors   HASH
+-- ARGV[1] id
+-- Returns {1, previous_state} ('pending'|'delayed'|'working'|'dead'),
+--   {-3} not found, {-1, message} invalid argument.
+
+local rcall = redis.call
+local pending, delayed, working, dead, tasks, state, errors =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+
+local id = ARGV[1]
+if #ARGV ~= 1 or id == '' then return {-1, 'expected one non-empty id'} end
+
+if rcall('HDEL', tasks, id) == 0 then return {-3} end
+local where
+if rcall('ZREM', working, id) == 1 then where = 'working'
+elseif rcall('ZREM', delayed, id) == 1 then where = 'delayed'
+elseif rcall('ZREM', dead, id) == 1 then where = 'dead'
+else
+  where = 'pending'
+  rcall('LREM', pending, 1, id)
+end
+rcall('HDEL', state, id)
+rcall('HDEL', errors, id)
+return {1, where}
+
+"""#
+    )
+
+    static let requeue = LuaScript(
+        name: "requeue",
+        sha1: "6d5630ce5da8cb346e03b424a6aca4118257e54b",
+        keys: ["pending", "delayed", "working", "dead", "tasks", "state", "errors", "meta", "signal"],
+        readOnly: false,
+        source: #"""
+-- requeue (nack / give back): return a leased task to the queue, or dead-letter it.
+--
+-- KEYS: pending delayed working dead tasks state errors meta signal
+--   KEYS[1] pending  LIST  ready ids
+--   KEYS[2] delayed  ZSET  id -> due time ms
+--   KEYS[3] working  ZSET  id -> lease deadline ms
+--   KEYS[4] dead     ZSET  id -> time dead-lettered ms
+--   KEYS[5] tasks    HASH  id -> header + payload
+--   KEYS[6] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[7] errors   HASH  id -> last error
+--   KEYS[8] meta     HASH  counters requeued, dead_lettered
+--   KEYS[9] signal   LIST  wake-up token (at most one element)
+-- ARGV[1] id
+-- ARGV[2] token            lease token from dequeue
+-- ARGV[3] delay_ms         integer ms; '0' = ready now (pending), else delayed
+-- ARGV[4] error            last error message, '' = none (keeps the previous one)
+-- ARGV[5] give_back        '1' = returned unprocessed (attempt not counted, never
+--                          dead-lettered), '0' = normal failure
+-- ARGV[6] dead_max_count   retention: keep at most this many dead tasks, '' = unlimited
+-- ARGV[7] dead_max_age_ms  retention: drop dead tasks older than this, '' = unlimited
+-- Returns
+--   {1}   back in pending (delay 0) or delayed
+--   {2}   dead-lettered (attempts >= max attempts); retention applied (<= 100 removed)
+--   {-2}  stale lease: task exists but not leased with this token (nothing changed)
+--   {-3}  not found (nothing changed)
+--   {-1, message} invalid argument (nothing changed)
+
+local rcall = redis.call
+local pending, delayed, working, dead, tasks, state, errors, meta, signal =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+
+local MAX_MS = 3153600000000 -- 100 years
+
+local function int(s, lo, hi)
+  if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
+  local v = tonumber(s)
+  if v < lo or v > hi then return nil end
+  return v
+end
+
+local id, token = ARGV[1], ARGV[2]
+if #ARGV ~= 7 then return {-1, 'expected 7 arguments'} end
+if id == '' or token == '' then return {-1, 'id and token must not be empty'} end
+local delay = int(ARGV[3], 0, MAX_MS)
+if not delay then return {-1, 'delay_ms must be an integer in 0..' .. MAX_MS} end
+local errmsg = ARGV[4]
+local giveBack = ARGV[5]
+if giveBack ~= '0' and giveBack ~= '1' then return {-1, "give_back must be '0' or '1'"} end
+local keepCount, keepAge
+if ARGV[6] ~= '' then
+  keepCount = int(ARGV[6], 0, 1000000000)
+  if not keepCount then return {-1, 'dead_max_count must be empty or an integer >= 0'} end
+end
+if ARGV[7] ~= '' then
+  keepAge = int(ARGV[7], 0, MAX_MS)
+  if not keepAge then return {-1, 'dead_max_age_ms must be empty or an integer in 0..' .. MAX_MS} end
+end
+
+local s = rcall('HGET', state, id)
+local a, tok, maxA, lease
+if s then a, tok, maxA, lease = string.match(s, '^(%d*):(%d*):(%d*):(%d*)$') end
+if not tok or tok == '' or tok ~= token then
+  if rcall('HEXISTS', tasks, id) == 1 then return {-2} end
+  return {-3}
+end
+if rcall('ZREM', working, id) == 0 then return {-2} end -- defensive (invariant)
+
+local t = rcall('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local attempts = tonumber(a) or 0
+
+if giveBack == '1' then
+  if attempts > 0 then attempts = attempts - 1 end
+elseif tonumber(maxA) and attempts >= tonumber(maxA) then
+  rcall('ZADD', dead, now, id)
+  rcall('HSET', state, id, string.format('%d::', attempts) .. maxA .. ':' .. lease)
+  if errmsg == '' then errmsg = 'max attempts reached' end
+  rcall('HSET', errors, id, errmsg)
+  rcall('HINCRBY', meta, 'dead_lettered', 1)
+  -- Retention: drop at most 100 of the oldest dead tasks (over count, then too old).
+  local drop = {}
+  if keepCount then
+    local over = rcall('ZCARD', dead) - keepCount
+    if over > 100 then over = 100 end
+    if over > 0 then drop = rcall('ZRANGE', dead, 0, over - 1) end
+  end
+  if keepAge and #drop < 100 then
+    local old = rcall('ZRANGEBYSCORE', dead, '-inf', string.format('(%d', now - keepAge), 'LIMIT', #drop, 100 - #drop)
+    for i = 1, #old do drop[#drop + 1] = old[i] end
+  end
+  if #drop > 0 then
+    rcall('ZREM', dead, unpack(drop))
+    rcall('HDEL', tasks, unpack(drop))
+    rcall('HDEL', state, unpack(drop))
+    rcall('HDEL', errors, unpack(drop))
+  end
+  return {2}
+end
+
+rcall('HSET', state, id, string.format('%d::', attempts) .. maxA .. ':' .. lease)
+if errmsg ~= '' then rcall('HSET', errors, id, errmsg) end
+if delay > 0 then
+  rcall('ZADD', delayed, now + delay, id)
+else
+  rcall('LPUSH', pending, id)
+  if rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+end
+rcall('HINCRBY', meta, 'requeued', 1)
+return {1}
+
+"""#
+    )
+
+    static let stats = LuaScript(
+        name: "stats",
+        sha1: "5793598b2ac53c5797e83137e62505e9b48ed988",
+        keys: ["pending", "delayed", "working", "dead", "tasks", "meta", "rate"],
+        readOnly: true,
+        source: #"""
+#!lua flags=no-writes
+-- stats: queue sizes, counters and settings (read-only: run with EVALSHA_RO).
+--
+-- KEYS: pending delayed working dead tasks meta rate
+--   KEYS[1] pending  LIST    ready ids (rightmost = oldest)
+--   KEYS[2] delayed  ZSET
+--   KEYS[3] working  ZSET
+--   KEYS[4] dead     ZSET
+--   KEYS[5] tasks    HASH    id -> header + payload (enqueue time of the oldest)
+--   KEYS[6] meta     HASH    counters and settings
+--   KEYS[7] rate     STRING  current rate-limit window count
+-- No ARGV.
+-- Returns {1, name, value, name, value, ...} (pairs; new fields may be appended):
+--   pending, delayed, working, dead, enqueued, dequeued, released, requeued,
+--   timed_out, dead_lettered, oldest_pending_age_ms (-1 if none), working_limit,
+--   rate_limit, rate_window_ms (-1 when unset), paused (0|1), now_ms,
+--   rate_window_count (dequeues counted in the current rate window).
+-- Cost: O(1).
+
+local rcall = redis.call
+local pending, delayed, working, dead, tasks, meta, rate =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+
+local t = rcall('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+
+local m = rcall('HMGET', meta, 'enqueued', 'dequeued', 'released', 'requeued', 'timed_out',
+  'dead_lettered', 'working_limit', 'rate_limit', 'rate_window_ms', 'paused')
+
+local age = -1
+local oldest = rcall('LINDEX', pending, -1)
+if oldest then
+  local body = rcall('HGET', tasks, oldest)
+  if body and #body >= 7 then
+    local a1, a2, a3, a4, a5, a6 = string.byte(body, 2, 7)
+    age = now - (((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6)
+    if age < 0 then age = 0 end
+  end
+end
+
+local function num(v, default) return tonumber(v) or default end
+
+return {1,
+  'pending', rcall('LLEN', pending),
+  'delayed', rcall('ZCARD', delayed),
+  'working', rcall('ZCARD', working),
+  'dead', rcall('ZCARD', dead),
+  'enqueued', num(m[1], 0),
+  'dequeued', num(m[2], 0),
+  'released', num(m[3], 0),
+  'requeued', num(m[4], 0),
+  'timed_out', num(m[5], 0),
+  'dead_lettered', num(m[6], 0),
+  'oldest_pending_age_ms', age,
+  'working_limit', num(m[7], -1),
+  'rate_limit', num(m[8], -1),
+  'rate_window_ms', num(m[9], -1),
+  'paused', (m[10] == '1') and 1 or 0,
+  'now_ms', now,
+  'rate_window_count', num(rcall('GET', rate), 0),
+}
+
+"""#
+    )
+
+    static let sweep = LuaScript(
+        name: "sweep",
+        sha1: "e5a2783f737fb973443fe637f6cbd79d6e89cede",
+        keys: ["pending", "delayed", "working", "dead", "tasks", "state", "errors", "meta", "signal"],
+        readOnly: false,
+        source: #"""
+-- sweep: recover tasks whose lease expired, promote due delayed tasks, trim dead.
+--
+-- KEYS: pending delayed working dead tasks state errors meta signal
+--   KEYS[1] pending  LIST  ready ids
+--   KEYS[2] delayed  ZSET  id -> due time ms
+--   KEYS[3] working  ZSET  id -> lease deadline ms
+--   KEYS[4] dead     ZSET  id -> time dead-lettered ms
+--   KEYS[5] tasks    HASH  id -> header + payload
+--   KEYS[6] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[7] errors   HASH  id -> last error
+--   KEYS[8] meta     HASH  counters timed_out, dead_lettered
+--   KEYS[9] signal   LIST  wake-up token (at most one element)
+-- ARGV[1] limit            max expired leases (and max delayed promotions) handled, 1..1000
+-- ARGV[2] retry_delay_ms   integer ms; '0' = straight back to pending, else delayed
+-- ARGV[3] dead_max_count   retention, '' = unlimited
+-- ARGV[4] dead_max_age_ms  retention, '' = unlimited
+-- Returns {1, recovered, dead_lettered, promoted, trimmed, more}
+--   more = 1 when expired leases remain (call again), else 0.
+--   {-1, message} invalid argument (nothing changed).
+-- Atomic: an expired task is ZREMed and moved once, so concurrent sweepers are safe.
+-- Cost: O(limit) with a constant number of commands.
+
+local rcall = redis.call
+local pending, delayed, working, dead, tasks, state, errors, meta, signal =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+
+local MAX_MS = 3153600000000 -- 100 years
+
+local function int(s, lo, hi)
+  if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
+  local v = tonumber(s)
+  if v < lo or v > hi then return nil end
+  return v
+end
+
+-- Calls cmd key args[1..] in chunks of at most step elements (step <= 1000, even).
+local function chunked(cmd, key, args, step)
+  for i = 1, #args, step do
+    rcall(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
+end
+
+if #ARGV ~= 4 then return {-1, 'expected 4 arguments'} end
+local limit = int(ARGV[1], 1, 1000)
+if not limit then return {-1, 'limit must be an integer in 1..1000'} end
+local retryDelay = int(ARGV[2], 0, MAX_MS)
+if not retryDelay then return {-1, 'retry_delay_ms must be an integer in 0..' .. MAX_MS} end
+local keepCount, keepAge
+if ARGV[3] ~= '' then
+  keepCount = int(ARGV[3], 0, 1000000000)
+  if not keepCount then return {-1, 'dead_max_count must be empty or an integer >= 0'} end
+end
+if ARGV[4] ~= '' then
+  keepAge = int(ARGV[4], 0, MAX_MS)
+  if not keepAge then return {-1, 'dead_max_age_ms must be empty or an integer in 0..' .. MAX_MS} end
+end
+
+local t = rcall('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local toPending = false
+
+-- 1. Promote due delayed tasks (bounded by limit).
+local due = rcall('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, limit)
+local promoted = #due
+if promoted > 0 then
+  rcall('ZREM', delayed, unpack(due))
+  rcall('LPUSH', pending, unpack(due))
+  toPending = true
+end
+
+-- 2. Expired leases (one extra to know whether more remain).
+local expired = rcall('ZRANGEBYSCORE', working, '-inf', now, 'LIMIT', 0, limit + 1)
+local more = 0
+if #expired > limit then more = 1; expired[limit + 1] = nil end
+local recovered, deadN = 0, 0
+if #expired > 0 then
+  rcall('ZREM', working, unpack(expired))
+  local states = rcall('HMGET', state, unpack(expired))
+  local back, deadL, hstate, herr = {}, {}, {}, {}
+  for i = 1, #expired do
+    local id = expired[i]
+    local a, _, maxA, lease = '', '', '', ''
+    if states[i] then
+      a, _, maxA, lease = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
+      if not a then a, maxA, lease = '', '', '' end
+    end
+    local attempts = tonumber(a) or 0
+    hstate[#hstate + 1] = id
+    hstate[#hstate + 1] = string.format('%d::', attempts) .. maxA .. ':' .. lease
+    herr[#herr + 1] = id
+    if tonumber(maxA) and attempts >= tonumber(maxA) then
+      deadN = deadN + 1
+      deadL[#deadL + 1] = now
+      deadL[#deadL + 1] = id
+      herr[#herr + 1] = string.format('lease expired after %d attempts', attempts)
+    else
+      recovered = recovered + 1
+      if retryDelay > 0 then
+        back[#back + 1] = now + retryDelay
+        back[#back + 1] = id
+      else
+        back[#back + 1] = id
+      end
+      herr[#herr + 1] = 'lease expired'
+    end
+  end
+  chunked('HSET', state, hstate, 1000)
+  chunked('HSET', errors, herr, 1000)
+  if #deadL > 0 then chunked('ZADD', dead, deadL, 1000) end
+  if #back > 0 then
+    if retryDelay > 0 then
+      chunked('ZADD', delayed, back, 1000)
+    else
+      rcall('LPUSH', pending, unpack(back))
+      toPending = true
+    end
+  end
+  rcall('HINCRBY', meta, 'timed_out', recovered + deadN)
+  if deadN > 0 then rcall('HINCRBY', meta, 'dead_lettered', deadN) end
+end
+
+-- 3. Retention trim of dead tasks (bounded by limit).
+local drop = {}
+if keepCount then
+  local over = rcall('ZCARD', dead) - keepCount
+  if over > limit then over = limit end
+  if over > 0 then drop = rcall('ZRANGE', dead, 0, over - 1) end
+end
+if keepAge and #drop < limit then
+  local old = rcall('ZRANGEBYSCORE', dead, '-inf', string.format('(%d', now - keepAge), 'LIMIT', #drop, limit - #drop)
+  for i = 1, #old do drop[#drop + 1] = old[i] end
+end
+if #drop > 0 then
+  rcall('ZREM', dead, unpack(drop))
+  rcall('HDEL', tasks, unpack(drop))
+  rcall('HDEL', state, unpack(drop))
+  rcall('HDEL', errors, unpack(drop))
+end
+
+if toPending and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+return {1, recovered, deadN, promoted, #drop, more}
+
+"""#
+    )
+
+    /// Every script, sorted by file name.
+    static let all: [LuaScript] = [
+        configure,
+        deadList,
+        deadPurge,
+        deadRetry,
+        dequeue,
+        enqueue,
+        extend,
+        inspect,
+        peek,
+        release,
+        remove,
+        requeue,
+        stats,
+        sweep,
+    ]
+}

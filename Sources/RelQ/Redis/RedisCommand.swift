@@ -1,0 +1,134 @@
+/// One Redis command, encoded once as RESP bytes by the caller.
+///
+/// Commands are always sent as an argument vector, so user data can never become a
+/// command. The encoding happens on the caller's thread; the I/O thread only copies
+/// bytes into the socket buffer.
+public struct RedisCommand: Sendable {
+    /// The command as RESP bytes: `*<n>\r\n$<len>\r\n<arg>\r\n…`.
+    var encoded: [UInt8]
+
+    /// The key the command targets, for routing (a Redis Cluster router needs it); `nil` for keyless commands.
+    public var routingKey: String?
+
+    /// The command's name, upper-cased, for logs and errors.
+    public let name: String
+
+    /// For a blocking command (`BLPOP` …): how long the server may hold it; the read timeout is
+    /// extended by this much for the command.
+    var blockingTimeout: Duration?
+
+    /// Creates a command from text arguments; the first is the command name.
+    /// - Parameters:
+    ///   - arguments: the command name and its arguments, e.g. `["SET", "k", "v"]`.
+    ///   - routingKey: the key the command targets, if any.
+    public init(_ arguments: [String], routingKey: String? = nil) {
+        var writer = RESPWriter(argumentCount: arguments.count)
+        for argument in arguments { writer.append(argument) }
+        self.init(writer: writer, name: arguments.first ?? "", routingKey: routingKey)
+    }
+
+    /// Creates a command from binary arguments; the first is the command name.
+    /// - Parameters:
+    ///   - arguments: the command name and its arguments as bytes.
+    ///   - routingKey: the key the command targets, if any.
+    public init(bytes arguments: [[UInt8]], routingKey: String? = nil) {
+        var writer = RESPWriter(argumentCount: arguments.count)
+        for argument in arguments { writer.append(argument) }
+        self.init(writer: writer, name: arguments.first.map { String(decoding: $0, as: UTF8.self) } ?? "", routingKey: routingKey)
+    }
+
+    init(writer: RESPWriter, name: String, routingKey: String?) {
+        self.encoded = writer.bytes
+        self.name = name.uppercased()
+        self.routingKey = routingKey
+    }
+}
+
+/// Builds the RESP encoding of an argument vector.
+struct RESPWriter: Sendable {
+    private(set) var bytes: [UInt8]
+
+    /// Starts a command of `argumentCount` arguments.
+    init(argumentCount: Int, capacity: Int = 64) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(UInt8(ascii: "*"))
+        appendDecimal(argumentCount)
+        appendCRLF()
+    }
+
+    /// Starts a command whose header and first arguments are already encoded (`prefix`),
+    /// with `argumentCount` arguments in all.
+    init(argumentCount: Int, encodedPrefix prefix: [UInt8], capacity: Int) {
+        bytes = []
+        bytes.reserveCapacity(capacity + prefix.count + 16)
+        bytes.append(UInt8(ascii: "*"))
+        appendDecimal(argumentCount)
+        appendCRLF()
+        bytes.append(contentsOf: prefix)
+    }
+
+    mutating func append(_ text: String) {
+        var text = text
+        text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+    }
+
+    mutating func append(_ value: [UInt8]) {
+        value.withUnsafeBytes { append($0) }
+    }
+
+    mutating func append(_ value: Int) {
+        var digits: [UInt8] = []
+        Self.decimal(value, into: &digits)
+        bytes.append(UInt8(ascii: "$"))
+        appendDecimal(digits.count)
+        appendCRLF()
+        bytes.append(contentsOf: digits)
+        appendCRLF()
+    }
+
+    mutating func append(_ buffer: UnsafeRawBufferPointer) {
+        bytes.append(UInt8(ascii: "$"))
+        appendDecimal(buffer.count)
+        appendCRLF()
+        bytes.append(contentsOf: buffer)
+        appendCRLF()
+    }
+
+    /// Appends bytes that are already RESP-encoded arguments.
+    mutating func appendEncoded(_ encoded: [UInt8]) {
+        bytes.append(contentsOf: encoded)
+    }
+
+    private mutating func appendCRLF() {
+        bytes.append(13)
+        bytes.append(10)
+    }
+
+    private mutating func appendDecimal(_ value: Int) {
+        Self.decimal(value, into: &bytes)
+    }
+
+    static func decimal(_ value: Int, into out: inout [UInt8]) {
+        if value == 0 {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        var magnitude = value.magnitude
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        let start = out.count
+        while magnitude > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        }
+        out[start...].reverse()
+    }
+
+    /// Encodes one argument on its own (for cached prefixes).
+    static func encodeArgument(_ text: String) -> [UInt8] {
+        var writer = RESPWriter(argumentCount: 0)
+        writer.bytes.removeAll(keepingCapacity: true)
+        writer.append(text)
+        return writer.bytes
+    }
+}

@@ -1,0 +1,94 @@
+extension ReliableQueue {
+    /// Takes up to `max` ready tasks, oldest first, each leased to the caller.
+    ///
+    /// Delayed tasks that came due become ready as part of the call. The working limit, rate
+    /// limit and pause (``QueueLimits``) are checked before anything moves: a throttled dequeue
+    /// changes nothing and says why in ``DequeueResult/reason``.
+    ///
+    /// With `wait`, the call blocks (on a dedicated connection, without polling) until a task is
+    /// ready or `wait` has passed; an enqueue wakes it within about a millisecond.
+    /// - Parameters:
+    ///   - max: the most tasks to take, 1–1000.
+    ///   - wait: how long to wait for a task; nil returns at once.
+    public func dequeue(max: Int = 1, wait: Duration? = nil) async throws -> DequeueResult {
+        try Validation.count(max, "max", maximum: Validation.maxBatch)
+        if let wait { _ = try Validation.milliseconds(wait, "wait") }
+        let deadline = wait.map { ContinuousClock.now + $0 }
+        while true {
+            let result = try await dequeueNow(max: max)
+            guard result.deliveries.isEmpty, let deadline else { return result }
+            let remaining = deadline - .now
+            guard remaining > .milliseconds(1) else { return result }
+            var block = remaining
+            if let retryAfter = result.retryAfter, retryAfter > .zero { block = min(block, retryAfter) }
+            if result.reason == .rateLimited {
+                try await Task.sleep(for: block)
+            } else {
+                try await waitForSignal(block)
+            }
+            try Task.checkCancellation()
+        }
+    }
+
+    /// Takes one ready task, waiting up to `wait` for one; nil when none came (or the queue is
+    /// paused or throttled for longer than the wait).
+    /// - Parameter wait: how long to wait; nil returns at once.
+    public func dequeueOne(wait: Duration? = nil) async throws -> Delivery? {
+        try await dequeue(max: 1, wait: wait).deliveries.first
+    }
+
+    private func dequeueNow(max: Int) async throws -> DequeueResult {
+        let script = scripts.dequeue.script
+        let elements = try await call(scripts.dequeue, argumentCount: 3) { writer in
+            writer.append(max)
+            writer.append(arguments.leaseMilliseconds)
+            writer.append(arguments.maxAttempts)
+        }
+        let status = try elements.int(0, script)
+        let now = ServerTime(millisecondsSince1970: try elements.int(1, script))
+        switch status {
+        case 1:
+            let count = (elements.count - 2) / 6
+            var deliveries: [Delivery] = []
+            deliveries.reserveCapacity(count)
+            for index in 0..<count {
+                let base = 2 + 6 * index
+                deliveries.append(Delivery(
+                    id: try elements.string(base, script),
+                    payload: try elements.bytes(base + 1, script),
+                    attempt: Int(try elements.int(base + 2, script)),
+                    lease: Lease(
+                        token: try elements.int(base + 3, script),
+                        deadline: ServerTime(millisecondsSince1970: try elements.int(base + 4, script))),
+                    enqueuedAt: ServerTime(millisecondsSince1970: try elements.int(base + 5, script)),
+                    deliveredAt: now))
+            }
+            metrics.dequeued(deliveries)
+            return DequeueResult(deliveries: deliveries, reason: count < max ? .empty : nil, serverTime: now, retryAfter: nil)
+        case 2:
+            let nextDue = try elements.int(2, script)
+            return DequeueResult(deliveries: [], reason: .empty, serverTime: now, retryAfter: nextDue >= 0 ? .milliseconds(nextDue) : nil)
+        case 3:
+            return DequeueResult(deliveries: [], reason: .paused, serverTime: now, retryAfter: nil)
+        case 4:
+            return DequeueResult(deliveries: [], reason: .workingLimit, serverTime: now, retryAfter: nil)
+        case 5:
+            let retry = try elements.int(2, script)
+            return DequeueResult(deliveries: [], reason: .rateLimited, serverTime: now, retryAfter: .milliseconds(Swift.max(1, retry)))
+        default:
+            throw ReliableQueueError(.scriptFailed, "script dequeue returned the unknown status \(status)")
+        }
+    }
+
+    /// Blocks on the queue's `signal` list (`BLPOP`) for up to `duration`: enqueues, releases under
+    /// a working limit, resumes and requeues push a token there.
+    func waitForSignal(_ duration: Duration) async throws {
+        let milliseconds = Swift.max(1, duration.wholeMilliseconds)
+        let seconds = "\(milliseconds / 1000).\(String(milliseconds % 1000 + 1000).dropFirst())"
+        let command = RedisCommand(["BLPOP", keys.key("signal"), seconds], routingKey: keys.key("signal"))
+        if try await client.sendBlocking(command, timeout: duration) == nil {
+            // Every blocking connection is busy: fall back to a short sleep.
+            try await Task.sleep(for: Swift.min(duration, .milliseconds(20)))
+        }
+    }
+}

@@ -1,0 +1,140 @@
+extension ReliableQueue {
+    /// Finishes a task: removes it and its data. Fenced by the lease token.
+    /// - Parameter delivery: the delivery to finish.
+    /// - Throws: ``ReliableQueueError/Code/staleLease`` when the lease ran out and the task moved
+    ///   on (nothing changed); ``ReliableQueueError/Code/taskNotFound`` when the task is gone
+    ///   (already released or removed) — the answer to a release retried after a lost reply.
+    public func release(_ delivery: Delivery) async throws {
+        try await release(id: delivery.id, token: delivery.lease.token)
+    }
+
+    /// Finishes a task by id and lease token (for consumers that keep only those).
+    /// - Parameters:
+    ///   - id: the task's id.
+    ///   - token: the lease token of the delivery.
+    public func release(id: TaskID, token: Int64) async throws {
+        let outcome = try await release(batch: [(id, token)])[0]
+        let status = outcome == .released ? LuaScript.Status.ok : outcome == .staleLease ? LuaScript.Status.staleLease : LuaScript.Status.notFound
+        if let error = scripts.release.script.error(forStatus: status, taskID: id) { throw error }
+    }
+
+    /// Finishes many deliveries in one call per 1,000; each gets its own outcome (no throw for
+    /// stale or missing tasks).
+    /// - Parameter deliveries: the deliveries to finish.
+    public func release(_ deliveries: [Delivery]) async throws -> [ReleaseOutcome] {
+        try await release(batch: deliveries.map { ($0.id, $0.lease.token) })
+    }
+
+    private func release(batch: [(id: String, token: Int64)]) async throws -> [ReleaseOutcome] {
+        guard !batch.isEmpty else { return [] }
+        for item in batch { try Validation.taskID(item.id) }
+        var outcomes: [ReleaseOutcome] = []
+        outcomes.reserveCapacity(batch.count)
+        var start = 0
+        while start < batch.count {
+            let end = min(start + Validation.maxBatch, batch.count)
+            let count = end - start
+            let elements = try await call(scripts.release, argumentCount: 1 + 2 * count, capacity: 32 + 48 * count) { writer in
+                writer.append(count)
+                for index in start..<end {
+                    writer.append(batch[index].id)
+                    writer.append(Int(batch[index].token))
+                }
+            }
+            guard elements.count == 1 + count else {
+                throw ReliableQueueError(.scriptFailed, "script release returned \(elements.count) values for \(count) tasks")
+            }
+            var released = 0
+            for index in 0..<count {
+                switch try elements.int(1 + index, scripts.release.script) {
+                case 1:
+                    outcomes.append(.released)
+                    released += 1
+                case LuaScript.Status.staleLease: outcomes.append(.staleLease)
+                default: outcomes.append(.notFound)
+                }
+            }
+            metrics.released(released)
+            start = end
+        }
+        try await awaitDurability()
+        return outcomes
+    }
+
+    /// Gives a task back after a failed attempt: pending again (after `delay`), or dead-lettered
+    /// when it has used its attempts. Fenced by the lease token.
+    /// - Parameters:
+    ///   - delivery: the delivery to give back.
+    ///   - delay: how long before it is ready again. Default zero.
+    ///   - error: why the attempt failed, kept as the task's last error.
+    /// - Returns: whether the task was requeued or dead-lettered.
+    @discardableResult
+    public func requeue(_ delivery: Delivery, delay: Duration = .zero, error: String? = nil) async throws -> RequeueOutcome {
+        try await requeue(id: delivery.id, token: delivery.lease.token, delay: delay, error: error, giveBack: false)
+    }
+
+    /// Gives a task back unprocessed (e.g. at shutdown): the attempt does not count and the task
+    /// is never dead-lettered by this call. Fenced by the lease token.
+    /// - Parameter delivery: the delivery to give back.
+    public func giveBack(_ delivery: Delivery) async throws {
+        _ = try await requeue(id: delivery.id, token: delivery.lease.token, delay: .zero, error: nil, giveBack: true)
+    }
+
+    /// Requeue by id and token; see ``requeue(_:delay:error:)``.
+    /// - Parameters:
+    ///   - id: the task's id.
+    ///   - token: the lease token.
+    ///   - delay: how long before it is ready again.
+    ///   - error: the failure, kept as the last error.
+    ///   - giveBack: true to not count the attempt.
+    public func requeue(id: TaskID, token: Int64, delay: Duration = .zero, error: String? = nil, giveBack: Bool = false) async throws -> RequeueOutcome {
+        try Validation.taskID(id)
+        let delayMilliseconds = try Validation.milliseconds(delay, "delay")
+        let message = error.map { String($0.utf8.prefix(4096)) ?? String($0.prefix(1024)) } ?? ""
+        let elements = try await call(scripts.requeue, taskID: id, argumentCount: 7, capacity: 96 + message.utf8.count) { writer in
+            writer.append(id)
+            writer.append(Int(token))
+            writer.append(Int(delayMilliseconds))
+            writer.append(message)
+            writer.append(giveBack ? "1" : "0")
+            writer.append(arguments.deadMaxCount)
+            writer.append(arguments.deadMaxAge)
+        }
+        let status = try elements.int(0, scripts.requeue.script)
+        try await awaitDurability()
+        if status == 2 {
+            metrics.deadLettered(1)
+            logger.debug("relq: task dead-lettered", metadata: ["relq.task.id": "\(id)"])
+            return .deadLettered
+        }
+        metrics.requeued(1)
+        return .requeued
+    }
+
+    /// Pushes a delivery's lease deadline out while the consumer is still working. Fenced.
+    /// - Parameters:
+    ///   - delivery: the delivery.
+    ///   - by: the new lease, counted from now (server clock); nil uses the task's lease timeout.
+    /// - Returns: the new deadline.
+    @discardableResult
+    public func extendLease(_ delivery: Delivery, by duration: Duration? = nil) async throws -> ServerTime {
+        try await extendLease(id: delivery.id, token: delivery.lease.token, by: duration)
+    }
+
+    /// Extends a lease by id and token; see ``extendLease(_:by:)``.
+    /// - Parameters:
+    ///   - id: the task's id.
+    ///   - token: the lease token.
+    ///   - duration: the new lease from now, or nil for the task's lease timeout.
+    @discardableResult
+    public func extendLease(id: TaskID, token: Int64, by duration: Duration? = nil) async throws -> ServerTime {
+        try Validation.taskID(id)
+        let milliseconds = try duration.map { try Validation.milliseconds($0, "lease extension", minimum: .milliseconds(1)) }
+        let elements = try await call(scripts.extend, taskID: id, argumentCount: 3) { writer in
+            writer.append(id)
+            writer.append(Int(token))
+            writer.append(milliseconds.map(String.init) ?? "")
+        }
+        return ServerTime(millisecondsSince1970: try elements.int(1, scripts.extend.script))
+    }
+}

@@ -1,0 +1,164 @@
+-- dequeue: lease up to `max` ready tasks (oldest first) to a consumer.
+--
+-- KEYS: pending delayed working tasks state meta rate signal
+--   KEYS[1] pending  LIST  ready ids; the rightmost is the oldest (RPOP)
+--   KEYS[2] delayed  ZSET  id -> due time ms (due ones are promoted first)
+--   KEYS[3] working  ZSET  id -> lease deadline ms
+--   KEYS[4] tasks    HASH  id -> 7-byte header + payload
+--   KEYS[5] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[6] meta     HASH  counters (dequeued = token source) and settings
+--                          (paused, working_limit, rate_limit, rate_window_ms)
+--   KEYS[7] rate     STRING fixed-window dequeue counter (PEXPIRE = window)
+--   KEYS[8] signal   LIST  wake-up token (at most one element)
+-- ARGV[1] max                   tasks to take, 1..1000
+-- ARGV[2] default_lease_ms      integer ms > 0, used when the task has no override
+-- ARGV[3] default_max_attempts  integer > 0, used when the task has no override
+-- Returns (now = server time in ms):
+--   {1, now, id, payload, attempt, token, deadline_ms, enqueued_ms, id, ...}
+--       6 values per task; payload without the header; token = integer lease token
+--   {2, now, next_due_in_ms}   nothing ready; ms until the earliest delayed task
+--                              is due, or -1 when there is none
+--   {3, now}                   queue paused
+--   {4, now, working_count, working_limit}   working limit reached
+--   {5, now, retry_after_ms}   rate limit reached for this window
+--   {-1, message}              invalid argument (nothing changed)
+-- The effective lease and max attempts are written to state at every delivery
+-- (so extend/requeue/sweep need no defaults): they are fixed at first delivery.
+-- Cost: O(max + promoted) with a constant number of commands.
+
+local rcall = redis.call
+local pending, delayed, working, tasks, state, meta, rate, signal =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+
+local MAX_MS = 3153600000000 -- 100 years
+local MAX_ATTEMPTS = 1000000
+
+local function int(s, lo, hi)
+  if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
+  local v = tonumber(s)
+  if v < lo or v > hi then return nil end
+  return v
+end
+
+-- Calls cmd key args[1..] in chunks of at most step elements (step <= 1000, even).
+local function chunked(cmd, key, args, step)
+  for i = 1, #args, step do
+    rcall(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
+end
+
+local max = int(ARGV[1], 1, 1000)
+if not max then return {-1, 'max must be an integer in 1..1000'} end
+local defLease = int(ARGV[2], 1, MAX_MS)
+if not defLease then return {-1, 'default_lease_ms must be an integer in 1..' .. MAX_MS} end
+local defMax = int(ARGV[3], 1, MAX_ATTEMPTS)
+if not defMax then return {-1, 'default_max_attempts must be an integer in 1..' .. MAX_ATTEMPTS} end
+
+local t = rcall('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+
+local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms')
+if cfg[1] == '1' then return {3, now} end
+
+-- Promote due delayed tasks, in due order (the earliest due is taken first).
+local due = rcall('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
+local promoted = #due
+if promoted > 0 then
+  rcall('ZREM', delayed, unpack(due))
+  rcall('LPUSH', pending, unpack(due))
+end
+
+local k = max
+local wlimit = tonumber(cfg[2])
+if wlimit then
+  local wcount = rcall('ZCARD', working)
+  if wlimit - wcount < k then k = wlimit - wcount end
+  if k <= 0 then return {4, now, wcount, wlimit} end
+end
+local rlimit = tonumber(cfg[3])
+local rcount = 0
+if rlimit then
+  rcount = tonumber(rcall('GET', rate) or '0')
+  if rlimit - rcount < k then k = rlimit - rcount end
+  if k <= 0 then
+    local ttl = rcall('PTTL', rate)
+    if ttl < 0 then -- defensive: a counter without expiry would block forever
+      ttl = tonumber(cfg[4]) or 1000
+      rcall('PEXPIRE', rate, ttl)
+    end
+    return {5, now, ttl}
+  end
+end
+
+local ids = rcall('RPOP', pending, k)
+if not ids then
+  -- Nothing ready: tell the caller how long until the earliest delayed task.
+  local first = rcall('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+  local dueIn = -1
+  if first[2] then
+    dueIn = tonumber(first[2]) - now
+    if dueIn < 0 then dueIn = 0 end
+  end
+  return {2, now, dueIn}
+end
+local popped = #ids
+
+local bodies = rcall('HMGET', tasks, unpack(ids))
+local states = rcall('HMGET', state, unpack(ids))
+
+-- Keep only ids whose data exists (defensive: a removed task may linger).
+local live, m = {}, 0
+for i = 1, popped do
+  if bodies[i] then m = m + 1; live[m] = i end
+end
+
+local out = {1, now}
+if m > 0 then
+  local base = rcall('HINCRBY', meta, 'dequeued', m) - m
+  local zadd, hset = {}, {}
+  for j = 1, m do
+    local i = live[j]
+    local id, body = ids[i], bodies[i]
+    local attempts, maxA, lease = 0, '', ''
+    if states[i] then
+      local a, _, ma, l = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
+      attempts = tonumber(a) or 0
+      maxA, lease = ma or '', l or ''
+    end
+    if maxA == '' then maxA = ARGV[3] end
+    local leaseMs = tonumber(lease) or defLease
+    if lease == '' then lease = ARGV[2] end
+    attempts = attempts + 1
+    local token = base + j
+    local deadline = now + leaseMs
+    zadd[#zadd + 1] = deadline
+    zadd[#zadd + 1] = id
+    hset[#hset + 1] = id
+    hset[#hset + 1] = string.format('%d:%d:', attempts, token) .. maxA .. ':' .. lease
+    local a1, a2, a3, a4, a5, a6 = string.byte(body, 2, 7)
+    local enq = ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6
+    local n = #out
+    out[n + 1] = id
+    out[n + 2] = string.sub(body, 8)
+    out[n + 3] = attempts
+    out[n + 4] = token
+    out[n + 5] = deadline
+    out[n + 6] = enq
+  end
+  chunked('ZADD', working, zadd, 1000)
+  chunked('HSET', state, hset, 1000)
+  if rlimit then
+    if rcall('INCRBY', rate, m) == m then
+      rcall('PEXPIRE', rate, tonumber(cfg[4]) or 1000)
+    end
+  end
+end
+
+-- Chain-wake: more ready work remains (or was just promoted) for another waiter.
+if (popped == k and rcall('LLEN', pending) > 0) and rcall('LLEN', signal) == 0 then
+  rcall('RPUSH', signal, 1)
+end
+if m == 0 then
+  return {2, now, -1}
+end
+return out

@@ -1,0 +1,149 @@
+-- enqueue: add up to 1000 tasks to a queue (ready now or delayed).
+--
+-- KEYS: pending delayed tasks state meta signal
+--   KEYS[1] pending  LIST  ready task ids (LPUSH here, consumers RPOP)
+--   KEYS[2] delayed  ZSET  id -> due time (ms since epoch)
+--   KEYS[3] tasks    HASH  id -> 7-byte header (version 1, enqueue ms u48 BE) + payload
+--   KEYS[4] state    HASH  id -> "attempts:token:maxAttempts:leaseMs" (only with overrides)
+--   KEYS[5] meta     HASH  counters (seq, enqueued) and settings
+--   KEYS[6] signal   LIST  wake-up token for blocked consumers (at most one element)
+-- ARGV[1]  n: number of tasks, 1..1000
+-- then n groups of 5, for task i (base b = 1 + 5*(i-1)):
+--   ARGV[b+1] id            '' = server-assigned (HINCRBY meta seq, decimal)
+--   ARGV[b+2] payload       bytes (binary-safe)
+--   ARGV[b+3] delay_ms      integer ms, '0' = ready now
+--   ARGV[b+4] lease_ms      integer ms > 0, '' = queue default
+--   ARGV[b+5] max_attempts  integer > 0, '' = queue default
+-- Returns {1, id1, st1, id2, st2, ...}; st 1 = enqueued, 0 = duplicate id (nothing
+-- changed for that task). {-1, message} on invalid arguments (nothing changed).
+-- Cost: O(n) plus a constant number of commands (multi-element HSET/LPUSH/ZADD).
+
+local rcall = redis.call
+local pending, delayed, tasks, state, meta, signal =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+
+local MAX_MS = 3153600000000 -- 100 years
+local MAX_ATTEMPTS = 1000000
+
+local function int(s, lo, hi)
+  if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
+  local v = tonumber(s)
+  if v < lo or v > hi then return nil end
+  return v
+end
+
+-- 7-byte task header: version 1, then enqueue time in ms as 48-bit big-endian.
+local function header(ms)
+  local b6 = ms % 256; ms = (ms - b6) / 256
+  local b5 = ms % 256; ms = (ms - b5) / 256
+  local b4 = ms % 256; ms = (ms - b4) / 256
+  local b3 = ms % 256; ms = (ms - b3) / 256
+  local b2 = ms % 256; ms = (ms - b2) / 256
+  local b1 = ms % 256
+  return string.char(1, b1, b2, b3, b4, b5, b6)
+end
+
+-- Calls cmd key args[1..] in chunks of at most step elements (step <= 1000).
+local function chunked(cmd, key, args, step)
+  local r
+  for i = 1, #args, step do
+    r = rcall(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
+  return r
+end
+
+local n = int(ARGV[1], 1, 1000)
+if not n then return {-1, 'n must be an integer in 1..1000'} end
+if #ARGV ~= 1 + 5 * n then return {-1, 'expected 1 + 5*n arguments'} end
+
+-- Validate everything before writing anything.
+local delays, server = {}, 0
+for i = 1, n do
+  local b = 1 + 5 * (i - 1)
+  local d = int(ARGV[b + 3], 0, MAX_MS)
+  if not d then return {-1, 'task ' .. i .. ': delay_ms must be an integer in 0..' .. MAX_MS} end
+  delays[i] = d
+  local l, m = ARGV[b + 4], ARGV[b + 5]
+  if l ~= '' and not int(l, 1, MAX_MS) then
+    return {-1, 'task ' .. i .. ': lease_ms must be empty or an integer in 1..' .. MAX_MS}
+  end
+  if m ~= '' and not int(m, 1, MAX_ATTEMPTS) then
+    return {-1, 'task ' .. i .. ': max_attempts must be empty or an integer in 1..' .. MAX_ATTEMPTS}
+  end
+  if ARGV[b + 1] == '' then server = server + 1 end
+end
+
+local t = rcall('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local hdr = header(now)
+
+-- Candidate ids: caller ids as given, server ids from one HINCRBY.
+local ids = {}
+local nextId = 0
+if server > 0 then nextId = rcall('HINCRBY', meta, 'seq', server) - server + 1 end
+for i = 1, n do
+  local id = ARGV[2 + 5 * (i - 1)]
+  if id == '' then id = string.format('%d', nextId); nextId = nextId + 1 end
+  ids[i] = id
+end
+
+-- One existence check for all candidates (chunked HMGET).
+local exists = {}
+for i = 1, n, 1000 do
+  local j = math.min(i + 999, n)
+  local r = rcall('HMGET', tasks, unpack(ids, i, j))
+  for k = 1, #r do if r[k] then exists[i + k - 1] = true end end
+end
+
+local out = {1}
+local seen = {}
+local hset, lpush, zadd, st = {}, {}, {}, {}
+local ready, inserted = 0, 0
+for i = 1, n do
+  local b = 1 + 5 * (i - 1)
+  local id = ids[i]
+  local ok = not exists[i] and not seen[id]
+  if not ok and ARGV[b + 1] == '' then
+    -- Server id taken (a caller used a numeric id): take the next free one.
+    for _ = 1, 1000 do
+      id = string.format('%d', rcall('HINCRBY', meta, 'seq', 1))
+      if not seen[id] and rcall('HEXISTS', tasks, id) == 0 then ok = true; break end
+    end
+    if not ok then return {-1, 'could not allocate a server id'} end
+  end
+  out[#out + 1] = id
+  if ok then
+    seen[id] = true
+    inserted = inserted + 1
+    hset[#hset + 1] = id
+    hset[#hset + 1] = hdr .. ARGV[b + 2]
+    if delays[i] == 0 then
+      lpush[#lpush + 1] = id
+    else
+      zadd[#zadd + 1] = now + delays[i]
+      zadd[#zadd + 1] = id
+    end
+    local l, m = ARGV[b + 4], ARGV[b + 5]
+    if l ~= '' or m ~= '' then
+      st[#st + 1] = id
+      st[#st + 1] = '0::' .. m .. ':' .. l
+    end
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+
+if inserted > 0 then
+  chunked('HSET', tasks, hset, 1000)
+  if #st > 0 then chunked('HSET', state, st, 1000) end
+  if #zadd > 0 then chunked('ZADD', delayed, zadd, 1000) end
+  if #lpush > 0 then
+    -- n <= 1000, so one LPUSH (<= 1000 elements) suffices.
+    local len = rcall('LPUSH', pending, unpack(lpush))
+    -- pending was empty: wake a sleeping consumer.
+    if len == #lpush and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+  end
+  rcall('HINCRBY', meta, 'enqueued', inserted)
+end
+return out

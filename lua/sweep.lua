@@ -1,0 +1,141 @@
+-- sweep: recover tasks whose lease expired, promote due delayed tasks, trim dead.
+--
+-- KEYS: pending delayed working dead tasks state errors meta signal
+--   KEYS[1] pending  LIST  ready ids
+--   KEYS[2] delayed  ZSET  id -> due time ms
+--   KEYS[3] working  ZSET  id -> lease deadline ms
+--   KEYS[4] dead     ZSET  id -> time dead-lettered ms
+--   KEYS[5] tasks    HASH  id -> header + payload
+--   KEYS[6] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[7] errors   HASH  id -> last error
+--   KEYS[8] meta     HASH  counters timed_out, dead_lettered
+--   KEYS[9] signal   LIST  wake-up token (at most one element)
+-- ARGV[1] limit            max expired leases (and max delayed promotions) handled, 1..1000
+-- ARGV[2] retry_delay_ms   integer ms; '0' = straight back to pending, else delayed
+-- ARGV[3] dead_max_count   retention, '' = unlimited
+-- ARGV[4] dead_max_age_ms  retention, '' = unlimited
+-- Returns {1, recovered, dead_lettered, promoted, trimmed, more}
+--   more = 1 when expired leases remain (call again), else 0.
+--   {-1, message} invalid argument (nothing changed).
+-- Atomic: an expired task is ZREMed and moved once, so concurrent sweepers are safe.
+-- Cost: O(limit) with a constant number of commands.
+
+local rcall = redis.call
+local pending, delayed, working, dead, tasks, state, errors, meta, signal =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+
+local MAX_MS = 3153600000000 -- 100 years
+
+local function int(s, lo, hi)
+  if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
+  local v = tonumber(s)
+  if v < lo or v > hi then return nil end
+  return v
+end
+
+-- Calls cmd key args[1..] in chunks of at most step elements (step <= 1000, even).
+local function chunked(cmd, key, args, step)
+  for i = 1, #args, step do
+    rcall(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
+end
+
+if #ARGV ~= 4 then return {-1, 'expected 4 arguments'} end
+local limit = int(ARGV[1], 1, 1000)
+if not limit then return {-1, 'limit must be an integer in 1..1000'} end
+local retryDelay = int(ARGV[2], 0, MAX_MS)
+if not retryDelay then return {-1, 'retry_delay_ms must be an integer in 0..' .. MAX_MS} end
+local keepCount, keepAge
+if ARGV[3] ~= '' then
+  keepCount = int(ARGV[3], 0, 1000000000)
+  if not keepCount then return {-1, 'dead_max_count must be empty or an integer >= 0'} end
+end
+if ARGV[4] ~= '' then
+  keepAge = int(ARGV[4], 0, MAX_MS)
+  if not keepAge then return {-1, 'dead_max_age_ms must be empty or an integer in 0..' .. MAX_MS} end
+end
+
+local t = rcall('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local toPending = false
+
+-- 1. Promote due delayed tasks (bounded by limit).
+local due = rcall('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, limit)
+local promoted = #due
+if promoted > 0 then
+  rcall('ZREM', delayed, unpack(due))
+  rcall('LPUSH', pending, unpack(due))
+  toPending = true
+end
+
+-- 2. Expired leases (one extra to know whether more remain).
+local expired = rcall('ZRANGEBYSCORE', working, '-inf', now, 'LIMIT', 0, limit + 1)
+local more = 0
+if #expired > limit then more = 1; expired[limit + 1] = nil end
+local recovered, deadN = 0, 0
+if #expired > 0 then
+  rcall('ZREM', working, unpack(expired))
+  local states = rcall('HMGET', state, unpack(expired))
+  local back, deadL, hstate, herr = {}, {}, {}, {}
+  for i = 1, #expired do
+    local id = expired[i]
+    local a, _, maxA, lease = '', '', '', ''
+    if states[i] then
+      a, _, maxA, lease = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
+      if not a then a, maxA, lease = '', '', '' end
+    end
+    local attempts = tonumber(a) or 0
+    hstate[#hstate + 1] = id
+    hstate[#hstate + 1] = string.format('%d::', attempts) .. maxA .. ':' .. lease
+    herr[#herr + 1] = id
+    if tonumber(maxA) and attempts >= tonumber(maxA) then
+      deadN = deadN + 1
+      deadL[#deadL + 1] = now
+      deadL[#deadL + 1] = id
+      herr[#herr + 1] = string.format('lease expired after %d attempts', attempts)
+    else
+      recovered = recovered + 1
+      if retryDelay > 0 then
+        back[#back + 1] = now + retryDelay
+        back[#back + 1] = id
+      else
+        back[#back + 1] = id
+      end
+      herr[#herr + 1] = 'lease expired'
+    end
+  end
+  chunked('HSET', state, hstate, 1000)
+  chunked('HSET', errors, herr, 1000)
+  if #deadL > 0 then chunked('ZADD', dead, deadL, 1000) end
+  if #back > 0 then
+    if retryDelay > 0 then
+      chunked('ZADD', delayed, back, 1000)
+    else
+      rcall('LPUSH', pending, unpack(back))
+      toPending = true
+    end
+  end
+  rcall('HINCRBY', meta, 'timed_out', recovered + deadN)
+  if deadN > 0 then rcall('HINCRBY', meta, 'dead_lettered', deadN) end
+end
+
+-- 3. Retention trim of dead tasks (bounded by limit).
+local drop = {}
+if keepCount then
+  local over = rcall('ZCARD', dead) - keepCount
+  if over > limit then over = limit end
+  if over > 0 then drop = rcall('ZRANGE', dead, 0, over - 1) end
+end
+if keepAge and #drop < limit then
+  local old = rcall('ZRANGEBYSCORE', dead, '-inf', string.format('(%d', now - keepAge), 'LIMIT', #drop, limit - #drop)
+  for i = 1, #old do drop[#drop + 1] = old[i] end
+end
+if #drop > 0 then
+  rcall('ZREM', dead, unpack(drop))
+  rcall('HDEL', tasks, unpack(drop))
+  rcall('HDEL', state, unpack(drop))
+  rcall('HDEL', errors, unpack(drop))
+end
+
+if toPending and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+return {1, recovered, deadN, promoted, #drop, more}

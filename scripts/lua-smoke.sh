@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# Smoke test of the queue protocol in lua/ against a running redis-server.
+#
+#   scripts/lua-smoke.sh PORT            # functional checks, exit 1 on any mismatch
+#   scripts/lua-smoke.sh PORT --measure  # also memory per task and script CPU/throughput
+#
+# Uses its own queue names (relq:{smoke-<pid>-*}) and UNLINKs them at the end; never
+# flushes the server. Start a private server first, e.g.
+#   redis-server --port 6420 --save '' --appendonly no --daemonize yes --dir /tmp/x
+set -euo pipefail
+export LC_ALL=C
+
+PORT=${1:?usage: scripts/lua-smoke.sh PORT [--measure]}
+MEASURE=${2:-}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+R=(redis-cli -p "$PORT")
+PARTS=(pending delayed working dead tasks state errors meta rate signal)
+Q="smoke-$$"
+FAILS=0
+CHECKS=0
+
+"${R[@]}" PING | grep -q PONG || { echo "no redis-server on port $PORT" >&2; exit 2; }
+
+declare -A SHA KEYSOF
+for f in "$ROOT"/lua/*.lua; do
+  name=$(basename "$f" .lua)
+  # -x sends the file byte-exact (\$(cat f) would drop the final newline: other SHA)
+  sha=$("${R[@]}" -x SCRIPT LOAD < "$f")
+  want=$(sha1sum "$f" | cut -d' ' -f1)
+  [[ "$sha" == "$want" ]] || { echo "FAIL sha1 $name: SCRIPT LOAD $sha, sha1sum $want"; FAILS=$((FAILS + 1)); }
+  SHA[$name]=$sha
+  KEYSOF[$name]=$(sed -n 's/^-- KEYS: //p' "$f")
+done
+
+# call QUEUE SCRIPT ARGS... → EVALSHA with the script's keys for QUEUE, one reply line per element
+callq() {
+  local q=$1 name=$2; shift 2
+  local keys=() p
+  for p in ${KEYSOF[$name]}; do keys+=("relq:{$q}:$p"); done
+  "${R[@]}" EVALSHA "${SHA[$name]}" "${#keys[@]}" "${keys[@]}" "$@"
+}
+call() { callq "$Q" "$@"; }
+line() { tr '\n' ' ' | sed 's/ $//'; }
+
+# expect DESCRIPTION WANT GOT  (WANT may be a glob pattern)
+expect() {
+  CHECKS=$((CHECKS + 1))
+  # shellcheck disable=SC2053
+  if [[ "$3" == $2 ]]; then :; else echo "FAIL $1: want [$2] got [$3]"; FAILS=$((FAILS + 1)); fi
+}
+field() { # field NAME < stats reply lines
+  awk -v n="$1" 'NR > 1 && (NR % 2 == 0) { k = $0; next } NR > 1 && k == n { print; exit }'
+}
+cleanup_q() { local q=$1 p; for p in "${PARTS[@]}"; do "${R[@]}" UNLINK "relq:{$q}:$p" > /dev/null; done; }
+trap 'cleanup_q "$Q"' EXIT
+
+# --- enqueue, duplicate, delayed ------------------------------------------------
+expect "enqueue server id + caller id + duplicate" "1 1 1 a 1 a 0" \
+  "$(call enqueue 3 '' p1 0 '' '' a p2 0 '' 2 a dup 0 '' '' | line)"
+expect "enqueue delayed" "1 d1 1" "$(call enqueue 1 d1 p3 60000 '' '' | line)"
+expect "duplicate kept the first payload" "1 pending 0 -1 *  p2" "$(call inspect a | line)"
+expect "signal holds one token" "1" "$("${R[@]}" LLEN "relq:{$Q}:signal")"
+
+# --- dequeue FIFO ---------------------------------------------------------------
+mapfile -t D < <(call dequeue 10 30000 5)
+expect "dequeue status" "1" "${D[0]}"
+expect "dequeue FIFO first" "1 p1 1" "${D[2]} ${D[3]} ${D[4]}"
+expect "dequeue FIFO second" "a p2 1" "${D[8]} ${D[9]} ${D[10]}"
+expect "dequeue 2 tasks" "14" "${#D[@]}"
+T1=${D[5]}; TA=${D[11]}
+expect "tokens differ" "1" "$([[ $T1 != "$TA" ]] && echo 1)"
+expect "deadline = now + lease" "30000" "$((D[6] - D[1]))"
+mapfile -t E < <(call dequeue 10 30000 5)
+expect "empty → 2 with next due" "2" "${E[0]}"
+expect "next_due_in_ms in 50000..60000" "1" "$(( E[2] >= 50000 && E[2] <= 60000 ))"
+
+# --- release --------------------------------------------------------------------
+expect "release ok" "1 1" "$(call release 1 1 "$T1" | line)"
+expect "release again → not found" "1 -3" "$(call release 1 1 "$T1" | line)"
+expect "release wrong token → stale" "1 -2" "$(call release 1 a 999999 | line)"
+expect "release batch mixed" "1 -3 -2" "$(call release 2 nope 1 a 0 | line)"
+
+# --- extend ---------------------------------------------------------------------
+expect "extend ok" "1 *" "$(call extend a "$TA" 60000 | line)"
+expect "extend stale" "-2" "$(call extend a 12345 '' | line)"
+expect "extend not found" "-3" "$(call extend zzz 1 '' | line)"
+
+# --- requeue → dead after max attempts (a: max 2) ------------------------------
+expect "requeue stale" "-2" "$(call requeue a 777 0 '' 0 '' '' | line)"
+expect "requeue attempt 1" "1" "$(call requeue a "$TA" 0 boom 0 '' '' | line)"
+mapfile -t D < <(call dequeue 1 30000 5)
+expect "redelivered a, attempt 2" "a p2 2" "${D[2]} ${D[3]} ${D[4]}"
+TA=${D[5]}
+expect "inspect working has last error" "1 working 2 * * boom p2" "$(call inspect a | line)"
+expect "requeue at max → dead" "2" "$(call requeue a "$TA" 0 boom2 0 '' '' | line)"
+expect "dead list" "1 1 a p2 2 boom2 *" "$(call dead_list 0 10 | line)"
+expect "late ack of dead task → stale" "1 -2" "$(call release 1 a "$TA" | line)"
+
+# --- give back does not count the attempt ---------------------------------------
+call enqueue 1 g pg 0 '' 1 > /dev/null
+mapfile -t D < <(call dequeue 1 30000 5)
+expect "dequeue g" "g 1" "${D[2]} ${D[4]}"
+expect "give back (max 1, not dead)" "1" "$(call requeue g "${D[5]}" 0 '' 1 '' '' | line)"
+expect "g back in pending, attempts 0" "1 pending 0 -1 *" "$(call inspect g | line)"
+expect "remove pending g" "1 pending" "$(call remove g | line)"
+expect "remove again" "-3" "$(call remove g | line)"
+
+# --- dead retry / purge -----------------------------------------------------------
+expect "dead_retry a" "1 1 0" "$(call dead_retry ids a nope | line)"
+expect "a pending, attempts reset" "1 pending 0 -1 * boom2 p2" "$(call inspect a | line)"
+mapfile -t D < <(call dequeue 1 30000 5)
+expect "a redelivered attempt 1" "a 1" "${D[2]} ${D[4]}"
+expect "requeue → ok" "1" "$(call requeue a "${D[5]}" 0 x 0 '' '' | line)"
+mapfile -t D < <(call dequeue 1 30000 5)
+expect "requeue at max 2 → dead again" "2" "$(call requeue a "${D[5]}" 0 x 0 '' '' | line)"
+expect "dead_purge all" "1 1 0" "$(call dead_purge all 10 | line)"
+expect "purged task gone" "-3" "$(call inspect a | line)"
+
+# --- sweep of an expired 1 ms lease -------------------------------------------------
+expect "enqueue s (lease 1 ms) + d2 (delay 100 ms)" "1 s 1 d2 1" "$(call enqueue 2 s ps 0 1 3 d2 p4 100 '' '' | line)"
+mapfile -t D < <(call dequeue 1 30000 5)
+expect "dequeue s" "s 1" "${D[2]} ${D[4]}"
+TS=${D[5]}
+sleep 0.15
+expect "sweep recovers 1, promotes 1" "1 1 0 1 0 0" "$(call sweep 100 0 '' '' | line)"
+expect "s pending with lease error" "1 pending 1 -1 * lease expired ps" "$(call inspect s | line)"
+expect "late ack after sweep → stale" "1 -2" "$(call release 1 s "$TS" | line)"
+expect "d1 still delayed" "1 delayed 0 * *  p3" "$(call inspect d1 | line)"
+expect "peek oldest first" "1 2 d2 p4 * 0 s ps * 1" "$(call peek 0 10 | line)"
+expect "peek offset" "1 2 s ps * 1" "$(call peek 1 10 | line)"
+
+# --- stats ------------------------------------------------------------------------
+mapfile -t S < <(call stats)
+ST=$(printf '%s\n' "${S[@]}")
+expect "stats status" "1" "${S[0]}"
+expect "stats pending" "2" "$(field pending <<< "$ST")"
+expect "stats delayed" "1" "$(field delayed <<< "$ST")"
+expect "stats dead" "0" "$(field dead <<< "$ST")"
+expect "stats enqueued" "6" "$(field enqueued <<< "$ST")"
+expect "stats timed_out" "1" "$(field timed_out <<< "$ST")"
+expect "stats dead_lettered" "2" "$(field dead_lettered <<< "$ST")"
+expect "stats working_limit unset" "-1" "$(field working_limit <<< "$ST")"
+expect "stats oldest age >= 100" "1" "$(( $(field oldest_pending_age_ms <<< "$ST") >= 100 ))"
+expect "stats via EVALSHA_RO" "1" "$("${R[@]}" EVALSHA_RO "${SHA[stats]}" 7 $(for p in pending delayed working dead tasks meta rate; do printf 'relq:{%s}:%s ' "$Q" $p; done) | head -1)"
+
+# --- configure: working limit, paused, rate limit -------------------------------------
+expect "configure working_limit 1" "1" "$(call configure working_limit 1 | line)"
+mapfile -t D < <(call dequeue 10 30000 5)
+expect "limit 1 → one task" "8" "${#D[@]}"
+mapfile -t E < <(call dequeue 10 30000 5)
+expect "limit reached → 4" "4 * 1 1" "$(printf '%s ' "${E[@]}" | sed 's/ $//')"
+"${R[@]}" DEL "relq:{$Q}:signal" > /dev/null
+expect "release at the limit" "1 1" "$(call release 1 "${D[2]}" "${D[5]}" | line)"
+expect "release at the limit signals" "1" "$("${R[@]}" LLEN "relq:{$Q}:signal")"
+expect "configure paused" "1" "$(call configure paused 1 working_limit '' | line)"
+expect "paused → 3" "3 *" "$(call dequeue 10 30000 5 | line)"
+expect "configure rate" "1" "$(call configure paused 0 rate_limit 1 rate_window_ms 60000 | line)"
+mapfile -t D < <(call dequeue 10 30000 5)
+expect "rate 1 → one task" "8" "${#D[@]}"
+call enqueue 1 r pr 0 '' '' > /dev/null
+mapfile -t E < <(call dequeue 10 30000 5)
+expect "rate limited → 5" "5" "${E[0]}"
+expect "retry_after in 1..60000" "1" "$(( E[2] > 0 && E[2] <= 60000 ))"
+expect "configure clear" "1" "$(call configure rate_limit '' rate_window_ms '' | line)"
+
+# --- bad ARGV → -1, nothing changed --------------------------------------------------
+before=$("${R[@]}" HGET "relq:{$Q}:meta" enqueued)
+for bad in nan inf 0x10 ' 5' -1 1.5 1e3 ''; do
+  expect "enqueue delay [$bad]" "-1 *" "$(call enqueue 1 bad x "$bad" '' '' | line)"
+done
+expect "enqueue n=0" "-1 *" "$(call enqueue 0 | line)"
+expect "enqueue n=1001" "-1 *" "$(call enqueue 1001 | line)"
+expect "enqueue wrong arity" "-1 *" "$(call enqueue 2 x y 0 '' '' | line)"
+expect "enqueue lease 0" "-1 *" "$(call enqueue 1 bad x 0 0 '' | line)"
+expect "enqueue 2nd task bad (atomic)" "-1 *" "$(call enqueue 2 ok1 x 0 '' '' ok2 y 0 '' 0x5 | line)"
+expect "nothing enqueued" "$before" "$("${R[@]}" HGET "relq:{$Q}:meta" enqueued)"
+expect "ok1 not written" "-3" "$(call inspect ok1 | line)"
+expect "dequeue max 0" "-1 *" "$(call dequeue 0 30000 5 | line)"
+expect "dequeue lease nan" "-1 *" "$(call dequeue 1 nan 5 | line)"
+expect "release n=abc" "-1 *" "$(call release abc | line)"
+expect "requeue give_back 2" "-1 *" "$(call requeue s 1 0 '' 2 '' '' | line)"
+expect "requeue delay -5" "-1 *" "$(call requeue s 1 -5 '' 0 '' '' | line)"
+expect "extend lease inf" "-1 *" "$(call extend s 1 inf | line)"
+expect "sweep limit 1001" "-1 *" "$(call sweep 1001 0 '' '' | line)"
+expect "configure unknown" "-1 *" "$(call configure bogus 1 | line)"
+expect "configure atomic" "-1 *" "$(call configure paused 1 working_limit 0 | line)"
+expect "configure left paused unset" "" "$("${R[@]}" HGET "relq:{$Q}:meta" paused)"
+expect "peek count 0" "-1 *" "$(call peek 0 0 | line)"
+expect "dead_retry mode" "-1 *" "$(call dead_retry some 1 | line)"
+expect "signal never above 1" "1" "$(( $("${R[@]}" LLEN "relq:{$Q}:signal") <= 1 ))"
+
+echo "lua-smoke: $CHECKS checks, $FAILS failures"
+[[ $FAILS -eq 0 ]] || exit 1
+
+[[ "$MEASURE" == "--measure" ]] || exit 0
+
+# ============================ measurements ============================
+PAY=$(printf 'x%.0s' $(seq 100))
+resp() { printf '*%d\r\n' $#; local a; for a; do printf '$%d\r\n%s\r\n' ${#a} "$a"; done; }
+keysfor() { local p; for p in ${KEYSOF[$2]}; do printf 'relq:{%s}:%s\n' "$1" "$p"; done; }
+evalpipe() { "${R[@]}" --pipe > /dev/null; }
+cpu_us() { "${R[@]}" INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:.*usec_per_call=\([0-9.]*\).*/\1/p'; }
+
+mem_run() { # mem_run LABEL IDPREFIX ('' = server ids)
+  local q="$Q-mem" prefix=$2 b i args
+  cleanup_q "$q"
+  mapfile -t K < <(keysfor "$q" enqueue)
+  local m0; m0=$("${R[@]}" INFO memory | tr -d '\r' | sed -n 's/^used_memory://p')
+  for b in $(seq 0 99); do
+    args=()
+    for i in $(seq 1 1000); do
+      if [[ -n $prefix ]]; then args+=("$(printf '%s%07d' "$prefix" $((b * 1000 + i)))"); else args+=(''); fi
+      args+=("$PAY" 0 '' '')
+    done
+    resp EVALSHA "${SHA[enqueue]}" 6 "${K[@]}" 1000 "${args[@]}"
+  done | evalpipe
+  local m1; m1=$("${R[@]}" INFO memory | tr -d '\r' | sed -n 's/^used_memory://p')
+  echo "memory/$1: $(( (m1 - m0) / 100000 )) bytes per pending 100-byte task (pending=$("${R[@]}" LLEN "relq:{$q}:pending"))"
+  cleanup_q "$q"
+}
+mem_run "server ids" ''
+mem_run "12-char caller ids" 'task-'
+
+cycle_run() { # cycle_run BATCH CALLS: enqueue/dequeue/release BATCH tasks per call, CALLS calls
+  local n=$1 calls=$2 q="$Q-cpu" c i args
+  cleanup_q "$q"
+  mapfile -t KE < <(keysfor "$q" enqueue); mapfile -t KD < <(keysfor "$q" dequeue)
+  mapfile -t KR < <(keysfor "$q" release)
+  args=(); for i in $(seq 1 "$n"); do args+=('' "$PAY" 0 '' ''); done
+  "${R[@]}" CONFIG RESETSTAT > /dev/null
+  for c in $(seq 1 "$calls"); do resp EVALSHA "${SHA[enqueue]}" 6 "${KE[@]}" "$n" "${args[@]}"; done | evalpipe
+  local ue; ue=$(cpu_us); "${R[@]}" CONFIG RESETSTAT > /dev/null
+  for c in $(seq 1 "$calls"); do resp EVALSHA "${SHA[dequeue]}" 8 "${KD[@]}" "$n" 30000 5; done | evalpipe
+  local ud; ud=$(cpu_us); "${R[@]}" CONFIG RESETSTAT > /dev/null
+  # fresh queue: server ids 1..N are delivered in order with tokens 1..N
+  for c in $(seq 0 $((calls - 1))); do
+    args=(); for i in $(seq 1 "$n"); do args+=($((c * n + i)) $((c * n + i))); done
+    resp EVALSHA "${SHA[release]}" 7 "${KR[@]}" "$n" "${args[@]}"
+  done | evalpipe
+  local ur; ur=$(cpu_us)
+  local left; left=$("${R[@]}" HLEN "relq:{$q}:tasks")
+  awk -v n="$n" -v e="$ue" -v d="$ud" -v r="$ur" -v left="$left" 'BEGIN {
+    printf "cpu/batch %d: enqueue %.2f, dequeue %.2f, release %.2f us/task; cycle %.2f us/task (tasks left %d)\n",
+      n, e / n, d / n, r / n, (e + d + r) / n, left }'
+  cleanup_q "$q"
+}
+cycle_run 1 20000
+cycle_run 100 200
+
+# throughput, single tasks, one connection, no pipelining (round-trip bound)
+q="$Q-bench"; cleanup_q "$q"
+mapfile -t KE < <(keysfor "$q" enqueue); mapfile -t KD < <(keysfor "$q" dequeue)
+for spec in "-c 1 -P 1" "-c 50 -P 16"; do
+  # shellcheck disable=SC2086
+  e=$(redis-benchmark -p "$PORT" -n 100000 $spec -q EVALSHA "${SHA[enqueue]}" 6 "${KE[@]}" 1 '' "$PAY" 0 '' '' | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1)
+  # shellcheck disable=SC2086
+  d=$(redis-benchmark -p "$PORT" -n 100000 $spec -q EVALSHA "${SHA[dequeue]}" 8 "${KD[@]}" 1 30000 5 | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1)
+  echo "redis-benchmark $spec: enqueue $e; dequeue $d"
+done
+cleanup_q "$q"
