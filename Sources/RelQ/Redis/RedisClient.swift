@@ -118,9 +118,28 @@ public final class RedisClient: Sendable {
         return replies
     }
 
-    /// The least loaded pipelined connection (round robin among equals).
+    /// An executor that runs tasks on the I/O thread of one of the client's pipelined connections
+    /// (the least loaded, round robin among equals).
+    ///
+    /// A task that prefers it sends on that connection and resumes right there when the reply
+    /// arrives: no thread hop between the caller and the I/O thread, in either direction. This is
+    /// what a sequential loop of calls (a consumer, a single producer) is bound by. Use it for code
+    /// that mostly waits on Redis; CPU-heavy work on it delays every command of that connection.
+    ///
+    /// ```swift
+    /// try await withTaskExecutorPreference(redis.ioExecutor()) {
+    ///     while let delivery = try await queue.dequeueOne(wait: .seconds(5)) { … }
+    /// }
+    /// ```
+    public func ioExecutor() -> any TaskExecutor {
+        pickConnection()
+    }
+
+    /// The connection whose I/O thread runs the caller, else the least loaded one (round robin
+    /// among equals).
     private func pickConnection() -> RedisConnection {
         if connections.count == 1 { return connections[0] }
+        for connection in connections where connection.isCurrentThread { return connection }
         let start = nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue
         var best = connections[start % connections.count]
         var bestLoad = best.load.load(ordering: .relaxed)

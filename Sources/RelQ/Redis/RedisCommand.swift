@@ -24,7 +24,7 @@ public struct RedisCommand: Sendable {
     public init(_ arguments: [String], routingKey: String? = nil) {
         var writer = RESPWriter(argumentCount: arguments.count)
         for argument in arguments { writer.append(argument) }
-        self.init(writer: writer, name: arguments.first ?? "", routingKey: routingKey)
+        self.init(writer: writer, name: (arguments.first ?? "").uppercased(), routingKey: routingKey)
     }
 
     /// Creates a command from binary arguments; the first is the command name.
@@ -34,12 +34,13 @@ public struct RedisCommand: Sendable {
     public init(bytes arguments: [[UInt8]], routingKey: String? = nil) {
         var writer = RESPWriter(argumentCount: arguments.count)
         for argument in arguments { writer.append(argument) }
-        self.init(writer: writer, name: arguments.first.map { String(decoding: $0, as: UTF8.self) } ?? "", routingKey: routingKey)
+        self.init(writer: writer, name: arguments.first.map { String(decoding: $0, as: UTF8.self).uppercased() } ?? "", routingKey: routingKey)
     }
 
+    /// - Parameter name: the command's name, already upper-cased.
     init(writer: RESPWriter, name: String, routingKey: String?) {
         self.encoded = writer.bytes
-        self.name = name.uppercased()
+        self.name = name
         self.routingKey = routingKey
     }
 }

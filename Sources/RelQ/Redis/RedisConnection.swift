@@ -10,10 +10,14 @@ import Synchronization
 /// the replies in order and resumes each caller as its reply arrives. Commands that arrive while
 /// a batch is in flight form the next batch, so concurrency turns into pipelining by itself.
 ///
+/// The connection is also a `TaskExecutor`: a task that prefers it (``RedisClient/ioExecutor()``)
+/// runs on the I/O thread between batches, so a sequential caller's command and its resumption
+/// need no thread hop at all.
+///
 /// The `redisContext` pointer never leaves the I/O thread. On an I/O error or timeout every
 /// command of the batch still waiting fails with an outcome-unknown error, and the next batch
 /// reconnects (with backoff), restoring the timeout, `AUTH`, `SELECT` and `CLIENT SETNAME`.
-final class RedisConnection: @unchecked Sendable {
+final class RedisConnection: TaskExecutor, @unchecked Sendable {
     struct Request {
         let command: RedisCommand
         let continuation: UnsafeContinuation<RedisReply, any Error>
@@ -43,6 +47,12 @@ final class RedisConnection: @unchecked Sendable {
     private var isShutdown = false
     private var threadStarted = false
     private var threadSleeping = false
+    private var threadExited = false
+    /// Jobs of tasks that prefer this connection's I/O thread as their executor.
+    private var jobs: [UnownedJob] = []
+
+    /// The I/O thread's id once it runs (0 before): lets a sender on that thread skip the wake-up.
+    private let ioThread = Atomic<UInt>(0)
 
     // Owned by the I/O thread.
     private var context: UnsafeMutablePointer<redisContext>?
@@ -80,6 +90,11 @@ final class RedisConnection: @unchecked Sendable {
         }
     }
 
+    /// Whether the caller runs on this connection's I/O thread (a task that prefers its executor).
+    var isCurrentThread: Bool {
+        ioThread.load(ordering: .acquiring) == UInt(bitPattern: Int(bitPattern: pthread_self()))
+    }
+
     /// Stops the I/O thread after the commands already queued; later sends fail with `shutdown`.
     func shutdown() {
         lock.lock()
@@ -95,6 +110,28 @@ final class RedisConnection: @unchecked Sendable {
         thread.start()
     }
 
+    // MARK: - Task executor
+
+    /// Runs a job of a task that prefers this connection (``RedisClient/ioExecutor()``) on the I/O
+    /// thread, between batches. After shutdown, jobs go to the global concurrent executor.
+    func enqueue(_ job: consuming ExecutorJob) {
+        lock.lock()
+        if threadExited {
+            lock.unlock()
+            globalConcurrentExecutor.enqueue(job)
+            return
+        }
+        jobs.append(UnownedJob(job))
+        queuedHint.add(1, ordering: .releasing)
+        let wake = threadSleeping
+        if !threadStarted {
+            threadStarted = true
+            startThread()
+        }
+        lock.unlock()
+        if wake { lock.signal() }
+    }
+
     // MARK: - I/O thread
 
     private func runLoop() {
@@ -105,8 +142,11 @@ final class RedisConnection: @unchecked Sendable {
         sigaddset(&signals, SIGPIPE)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
+        ioThread.store(UInt(bitPattern: Int(bitPattern: pthread_self())), ordering: .releasing)
+        let executor = asUnownedTaskExecutor()
         var batch: [Request] = []
         batch.reserveCapacity(64)
+        var ready: [UnownedJob] = []
         while true {
             if queuedHint.load(ordering: .acquiring) == 0 {
                 let spinUntil = monotonicNanoseconds() &+ Self.spinNanoseconds
@@ -120,19 +160,26 @@ final class RedisConnection: @unchecked Sendable {
                 }
             }
             lock.lock()
-            while queue.isEmpty && !isShutdown {
+            while queue.isEmpty && jobs.isEmpty && !isShutdown {
                 threadSleeping = true
                 lock.wait()
                 threadSleeping = false
             }
-            if queue.isEmpty {  // shut down and drained
+            if queue.isEmpty && jobs.isEmpty {  // shut down and drained
+                threadExited = true
                 lock.unlock()
                 break
             }
-            swap(&batch, &queue)
+            swap(&ready, &jobs)
             queuedHint.store(0, ordering: .relaxed)
             lock.unlock()
-            process(batch)
+            // Tasks that prefer this thread run first: their sends join this round's batch.
+            for job in ready { job.runSynchronously(on: executor) }
+            ready.removeAll(keepingCapacity: true)
+            lock.lock()
+            swap(&batch, &queue)
+            lock.unlock()
+            if !batch.isEmpty { process(batch) }
             batch.removeAll(keepingCapacity: true)
         }
         disconnect()
