@@ -101,8 +101,9 @@ public final class ConsumerService: Service, Sendable {
         await withDiscardingTaskGroup { group in
             var failures = 0
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let free = await slots.waitForFree()
-                if Task.isCancelled || Task.isShuttingDownGracefully { break }
+                // Waiting for a free slot ends on shutdown too: handlers may run for a long time.
+                let free = (try? await cancelWhenGracefulShutdown { await slots.waitForFree() }) ?? 0
+                if free == 0 || Task.isCancelled || Task.isShuttingDownGracefully { break }
                 let deliveries: [Delivery]
                 do {
                     deliveries = try await cancelWhenGracefulShutdown { [queue, configuration] in
@@ -243,20 +244,29 @@ final class Slots: Sendable {
         state = Mutex(State(free: total, total: total))
     }
 
-    /// Waits until at least one slot is free; returns how many are.
+    /// Waits until at least one slot is free; returns how many are, or 0 when the task is cancelled.
     func waitForFree() async -> Int {
-        while true {
+        while !Task.isCancelled {
             let free = state.withLock { $0.free }
             if free > 0 { return free }
-            await withCheckedContinuation { continuation in
-                let resumeNow = state.withLock { state -> Bool in
-                    if state.free > 0 { return true }
-                    state.freeWaiter = continuation
-                    return false
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let resumeNow = state.withLock { state -> Bool in
+                        if state.free > 0 || Task.isCancelled { return true }
+                        state.freeWaiter = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
                 }
-                if resumeNow { continuation.resume() }
+            } onCancel: {
+                let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                    defer { state.freeWaiter = nil }
+                    return state.freeWaiter
+                }
+                waiter?.resume()
             }
         }
+        return 0
     }
 
     func take() { state.withLock { $0.free -= 1 } }

@@ -22,7 +22,10 @@ public struct RedisCommand: Sendable {
     ///   - arguments: the command name and its arguments, e.g. `["SET", "k", "v"]`.
     ///   - routingKey: the key the command targets, if any.
     public init(_ arguments: [String], routingKey: String? = nil) {
-        var writer = RESPWriter(argumentCount: arguments.count)
+        // One allocation: each argument takes `$<len>\r\n<arg>\r\n`, at most 16 bytes around it.
+        var capacity = 16
+        for argument in arguments { capacity += argument.utf8.count + 16 }
+        var writer = RESPWriter(argumentCount: arguments.count, capacity: capacity)
         for argument in arguments { writer.append(argument) }
         self.init(writer: writer, name: (arguments.first ?? "").uppercased(), routingKey: routingKey)
     }
@@ -32,7 +35,9 @@ public struct RedisCommand: Sendable {
     ///   - arguments: the command name and its arguments as bytes.
     ///   - routingKey: the key the command targets, if any.
     public init(bytes arguments: [[UInt8]], routingKey: String? = nil) {
-        var writer = RESPWriter(argumentCount: arguments.count)
+        var capacity = 16
+        for argument in arguments { capacity += argument.count + 16 }
+        var writer = RESPWriter(argumentCount: arguments.count, capacity: capacity)
         for argument in arguments { writer.append(argument) }
         self.init(writer: writer, name: arguments.first.map { String(decoding: $0, as: UTF8.self).uppercased() } ?? "", routingKey: routingKey)
     }
@@ -79,12 +84,16 @@ struct RESPWriter: Sendable {
     }
 
     mutating func append(_ value: Int) {
-        var digits: [UInt8] = []
-        Self.decimal(value, into: &digits)
+        var length = value < 0 ? 2 : 1
+        var rest = value.magnitude / 10
+        while rest > 0 {
+            length += 1
+            rest /= 10
+        }
         bytes.append(UInt8(ascii: "$"))
-        appendDecimal(digits.count)
+        appendDecimal(length)
         appendCRLF()
-        bytes.append(contentsOf: digits)
+        appendDecimal(value)
         appendCRLF()
     }
 
