@@ -3,7 +3,7 @@
 # start themselves. Installs libhiredis-dev and redis-server first when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --tests
 scripts/check-generated.sh
 swift build --build-tests
 exec swift test --skip-build "$@"

@@ -102,7 +102,7 @@ public final class ConsumerService: Service, Sendable {
             var failures = 0
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 // Waiting for a free slot ends on shutdown too: handlers may run for a long time.
-                let free = (try? await cancelWhenGracefulShutdown { await slots.waitForFree() }) ?? 0
+                let free = await cancelWhenGracefulShutdown { await slots.waitForFree() }
                 if free == 0 || Task.isCancelled || Task.isShuttingDownGracefully { break }
                 let deliveries: [Delivery]
                 do {

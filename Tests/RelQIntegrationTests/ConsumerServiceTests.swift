@@ -42,11 +42,11 @@ struct ConsumerServiceTests {
 
     @Test("a slow handler keeps its task: the lease is extended, never swept")
     func leaseAutoExtension() async throws {
-        try await withSharedQueue(configuration: .init(leaseTimeout: .milliseconds(300))) { queue, _ in
+        try await withSharedQueue(configuration: .init(leaseTimeout: .seconds(1))) { queue, _ in
             let log = DeliveryLog()
             let consumer = ConsumerService(queue: queue, configuration: .init(concurrency: 2, waitTimeout: .milliseconds(200)), logger: testLogger) { delivery in
                 log.record(delivery)
-                try await Task.sleep(for: .milliseconds(1200))  // four leases long
+                try await Task.sleep(for: .milliseconds(2500))  // two and a half leases long
             }
             let sweeper = Sweeper(queues: [queue], configuration: .init(interval: .milliseconds(50)), logger: testLogger)
             let enqueued = try await queue.enqueue(text: "slow")
