@@ -97,6 +97,7 @@ final class BenchContext: Sendable {
     func timed(
         _ phase: String, workers: Int, executor: (any TaskExecutor)? = nil, _ body: @escaping @Sendable (Int) async throws -> Int
     ) async throws -> LoopMeasurement {
+        try await client.benchSettle()
         progress.begin(phase)
         return try await measureLoop(workers: workers, warmUp: warmUp, duration: window, progress: progress, executor: executor, body)
     }
@@ -202,6 +203,7 @@ enum BenchScenario: String, CaseIterable, Sendable {
         let queue = try await context.queue("relq-bench-cycle")
         let payload = BenchContext.payload
         let tasks = [ReliableQueue.NewTask](repeating: .init(payload: payload), count: batch)
+        try await context.client.benchSettle()
         let cpuBefore = try await context.client.benchServerCPUMicroseconds()
         let label = batch == 1 ? "cycle single × \(workers) workers" : "cycle batch \(batch) × \(workers) workers"
         let executor = onIOThread ? context.client.ioExecutor() : nil
@@ -410,7 +412,7 @@ enum BenchScenario: String, CaseIterable, Sendable {
         let count = context.quick ? 20_000 : 100_000
         context.progress.begin("cost: memory of \(count) pending 100-byte tasks")
         let queue = try await context.queue("relq-bench-memory")
-        try await Task.sleep(for: .milliseconds(50))  // lazy frees of earlier scenarios
+        try await context.client.benchSettle()  // lazy frees of earlier scenarios
         let before = try await context.client.benchInfo("memory", "used_memory") ?? 0
         let batch = [ReliableQueue.NewTask](repeating: .init(payload: BenchContext.payload), count: 1000)
         for _ in 0..<(count / 1000) {
@@ -419,7 +421,7 @@ enum BenchScenario: String, CaseIterable, Sendable {
         }
         let after = try await context.client.benchInfo("memory", "used_memory") ?? 0
         try await queue.deleteQueue()
-        try await Task.sleep(for: .milliseconds(200))
+        try await context.client.benchSettle()
         let deleted = try await context.client.benchInfo("memory", "used_memory") ?? 0
         let memory = BenchResult(
             "cost", "memory_per_pending_task", value: (after - before) / Double(count), unit: "bytes/task", goal: .atMost(180),
@@ -481,7 +483,10 @@ enum BenchScenario: String, CaseIterable, Sendable {
         let deleteKeys = ["DEL"] + keys(["pending", "working", "tasks", "state", "meta", "signal"])
 
         let cycleSingle = await context.runReference(clients: 1, pipeline: 1, requests: 50_000, command: cycleCommand)
+        let cpuBefore = try await client.benchServerCPUMicroseconds()
         let cyclePipelined = await context.runReference(clients: 1, pipeline: 16, requests: 200_000, command: cycleCommand)
+        let cpuAfter = try await client.benchServerCPUMicroseconds()
+        let cycleRequests = context.quick ? 20_000 : 200_000
         _ = try await client.send(RedisCommand(deleteKeys))
 
         let queue = try await context.queue("relq-bench-ref")
@@ -512,7 +517,12 @@ enum BenchScenario: String, CaseIterable, Sendable {
         let batched = try await measureCycle(context, batch: 100, workers: 4)
         results.append(BenchResult(
             "reference", "cycle_batch100_concurrency_4", value: batched.tasksPerSecond, unit: "tasks/s", reference: cyclePipelined))
-        for result in results.suffix(3) { context.progress.note(result.summary) }
+        if cyclePipelined != nil {
+            results.append(BenchResult(
+                "reference", "cycle_equivalent_server_cpu", value: (cpuAfter - cpuBefore) / Double(cycleRequests), unit: "us/task",
+                notes: "INFO cpu around the cycle-equivalent script at -P 16: the server's floor for one task in one call"))
+        }
+        for result in results.suffix(4) { context.progress.note(result.summary) }
         return results
     }
 }

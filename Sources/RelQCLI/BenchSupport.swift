@@ -177,6 +177,15 @@ extension RedisClient {
         return (system + user) * 1e6
     }
 
+    /// Waits (up to 10 s) until Redis has freed what earlier `UNLINK`s left to its background
+    /// thread, so that freeing neither competes with nor is billed to the next measurement.
+    func benchSettle() async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline, (try await benchInfo("memory", "lazyfree_pending_objects") ?? 0) > 0 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     func benchServerVersion() async throws -> String {
         let reply = try await send("INFO", "server")
         for line in (reply.string ?? "").split(whereSeparator: \.isNewline) where line.hasPrefix("redis_version:") {

@@ -106,7 +106,8 @@ final class RedisConnection: TaskExecutor, @unchecked Sendable {
     private func startThread() {
         let thread = Thread { [self] in self.runLoop() }
         thread.name = isBlocking ? "relq-redis-blocking" : "relq-redis-io"
-        thread.stackSize = 512 * 1024
+        // Tasks that prefer this connection as their executor run here too: room for their sync calls.
+        thread.stackSize = 4 << 20
         thread.start()
     }
 

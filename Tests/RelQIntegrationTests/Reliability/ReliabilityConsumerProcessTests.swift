@@ -121,11 +121,11 @@ struct ReliabilityConsumerProcessTests {
         let sweep = try await queue.sweepAll()
         let completed = Harness.completions("\(directory)/completions.log").count
         Harness.report("12-graceful-shutdown", [
-            ("tasks", taskCount), ("exit_after", exitTime), ("exit_status", consumer.process.terminationStatus),
+            ("tasks", taskCount), ("exit_after", exitTime), ("exit_status", consumer.terminationStatus),
             ("pending_at_exit", stats.pending), ("working_at_exit", stats.working), ("completed", completed),
             ("orphans_swept", sweep.recovered),
         ])
-        #expect(consumer.process.terminationReason == .exit && consumer.process.terminationStatus == 0)
+        #expect(consumer.exitedNormally && consumer.terminationStatus == 0)
         #expect(exitTime < .seconds(2), "shutdown took \(exitTime) with a 200 ms grace period")
         #expect(stats.pending == taskCount, "the unfinished tasks are not back in pending")
         #expect(stats.working == 0)
@@ -157,7 +157,7 @@ struct ReliabilityConsumerProcessTests {
         defer { crasher.signal(SIGKILL) }
         #expect(await crasher.waitForExit(timeout: .seconds(20)))
         let crashStats = try await crashing.stats()
-        #expect(crasher.process.terminationStatus == 137)
+        #expect(crasher.terminationStatus == 137)
         #expect(Harness.completions(log).count == 5)
         #expect(crashStats.releasedTotal == 4 && crashStats.working == 1)  // the 5th was logged, never released
 
@@ -172,7 +172,7 @@ struct ReliabilityConsumerProcessTests {
         #expect(await failer.waitForExit(timeout: .seconds(5)))
         let entry = try #require(try await failing.deadLetters().entries.first)
         Harness.report("consume-options", [
-            ("crash_after_exit", crasher.process.terminationStatus), ("crash_logged", Harness.completions(log).count),
+            ("crash_after_exit", crasher.terminationStatus), ("crash_logged", Harness.completions(log).count),
             ("fail_rate_dead", dead), ("dead_attempts", entry.attempts), ("last_error", "\"\(entry.lastError ?? "")\""),
         ])
         #expect(dead && entry.attempts == 2 && entry.lastError == "simulated failure (attempt 2)")

@@ -123,9 +123,10 @@ final class StopFlag: Sendable {
     var isStopped: Bool { value.load(ordering: .relaxed) }
 }
 
-/// A `relq consume` child process (the built `relq` binary next to the test bundle, or `$RELQ_BINARY`).
-final class ConsumerProcess: @unchecked Sendable {
-    let process: Process
+/// A `relq consume` child process (the built `relq` binary next to the test bundle, or `$RELQ_BINARY`),
+/// started and reaped with ``Subprocess`` (no Foundation `Process`, no blocking waits).
+final class ConsumerProcess: Sendable {
+    let subprocess: Subprocess
     let arguments: [String]
 
     /// The `relq` executable: `$RELQ_BINARY`, else `relq` in the directory of the test bundle.
@@ -135,8 +136,8 @@ final class ConsumerProcess: @unchecked Sendable {
         return directory.appendingPathComponent("relq").path
     }
 
-    private init(process: Process, arguments: [String]) {
-        self.process = process
+    private init(subprocess: Subprocess, arguments: [String]) {
+        self.subprocess = subprocess
         self.arguments = arguments
     }
 
@@ -146,33 +147,26 @@ final class ConsumerProcess: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw RelQTestingError(.executableNotFound, "relq binary not found at \(binary): build it (swift build) or set RELQ_BINARY")
         }
-        if !FileManager.default.fileExists(atPath: outputPath) {
-            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        output.seekToEndOfFile()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return ConsumerProcess(process: process, arguments: arguments)
+        let subprocess = try Subprocess.launch(binary, arguments: arguments, stdoutPath: outputPath)
+        return ConsumerProcess(subprocess: subprocess, arguments: arguments)
     }
 
-    var pid: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
+    var pid: Int32 { subprocess.pid }
+    var isRunning: Bool { subprocess.isRunning }
+    /// The exit code (128 + signal when killed); -1 while it runs.
+    var terminationStatus: Int32 { subprocess.exitStatus?.code ?? -1 }
+    /// Whether it exited by itself (not killed by a signal).
+    var exitedNormally: Bool { subprocess.exitStatus.map { $0.signal == nil } ?? false }
 
     /// Sends a signal (SIGKILL for a crash, SIGTERM for a graceful stop).
     func signal(_ signal: Int32) {
-        if process.isRunning { _ = kill(process.processIdentifier, signal) }
+        subprocess.send(signal)
     }
 
     /// Waits for the exit; returns whether it happened within `timeout`.
     @discardableResult
     func waitForExit(timeout: Duration) async -> Bool {
-        await Harness.waitUntil(timeout: timeout, interval: .milliseconds(5)) { !process.isRunning }
+        await subprocess.waitForExit(timeout: timeout) != nil
     }
 
     /// Kills the process (SIGKILL) and waits for it; for cleanup.

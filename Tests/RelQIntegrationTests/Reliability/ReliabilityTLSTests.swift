@@ -35,15 +35,7 @@ struct ReliabilityTLSTests {
 
     /// Runs a tool to completion, polling (never blocking a cooperative thread in `waitUntilExit`).
     static func run(_ executable: String, _ arguments: [String]) async throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let exited = await Harness.waitUntil(timeout: .seconds(30)) { !process.isRunning }
-        if !exited { _ = kill(process.processIdentifier, SIGKILL) }
-        return exited ? process.terminationStatus : -1
+        try await Subprocess.run(executable, arguments: arguments, timeout: .seconds(30)).status
     }
 
     @Test(.enabled(if: stunnel != nil && openssl != nil), .timeLimit(.minutes(1)))
@@ -75,15 +67,8 @@ struct ReliabilityTLSTests {
 
             """
         try configuration.write(toFile: "\(directory)/stunnel.conf", atomically: true, encoding: .utf8)
-        let tunnel = Process()
-        tunnel.executableURL = URL(fileURLWithPath: Self.stunnel!)
-        tunnel.arguments = ["\(directory)/stunnel.conf"]
-        tunnel.standardOutput = FileHandle.nullDevice
-        tunnel.standardError = FileHandle.nullDevice
-        try tunnel.run()
-        // SIGKILL, not terminate(): a child spawned from a Dispatch worker thread inherits its blocked
-        // signal mask, so stunnel never sees SIGTERM. The harness reaps it by polling, never blocking.
-        defer { _ = kill(tunnel.processIdentifier, SIGKILL) }
+        let tunnel = try Subprocess.launch(Self.stunnel!, arguments: ["\(directory)/stunnel.conf"])
+        defer { tunnel.send(SIGKILL) }
         let up = await Harness.waitUntil(timeout: .seconds(5)) {
             (try? RawRedis.command(port: tunnelPort, args: ["PING"], timeout: .milliseconds(500))) == .simple("PONG")
         }
@@ -113,8 +98,8 @@ struct ReliabilityTLSTests {
         #expect(released)
         #expect(try await queue.stats().releasedTotal == 1)
         let tlsClients = (try server.command("INFO", "clients").string ?? "")
-        _ = kill(tunnel.processIdentifier, SIGKILL)
-        _ = await Harness.waitUntil(timeout: .seconds(5)) { !tunnel.isRunning }
+        tunnel.send(SIGKILL)
+        await tunnel.waitForExit(timeout: .seconds(5))
         Harness.report("security-tls-stunnel", [("round_trip", "ok"), ("reconnect_after_client_kill", released), ("info_bytes", tlsClients.count)])
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import RelQTesting
 
 #if canImport(Glibc)
 import Glibc
@@ -28,7 +29,7 @@ enum CLIRunnerError: Error, CustomStringConvertible {
     }
 }
 
-/// Runs the built `relq` binary with Foundation `Process`.
+/// Runs the built `relq` binary.
 enum CLIRunner {
     /// `RELQ_BINARY`, else `relq` next to the test bundle (e.g. `.build/debug/relq`).
     static func binaryPath() throws -> String {
@@ -51,58 +52,21 @@ enum CLIRunner {
     }
 
     /// Runs `relq arguments…` with `REDIS_URL=url` (unset when nil), stdin from `stdin` (or /dev/null).
+    /// Uses ``Subprocess`` (posix_spawn + non-blocking reaping), so no pool thread is blocked.
     static func run(
         _ arguments: [String], url: String?, stdin: Data? = nil, environment: [String: String] = [:], timeout: Duration = .seconds(30)
-    ) throws -> CLIResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try binaryPath())
-        process.arguments = arguments
+    ) async throws -> CLIResult {
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "REDIS_URL")
         if let url { env["REDIS_URL"] = url }
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relq-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let outURL = directory.appendingPathComponent("stdout")
-        let errURL = directory.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL)
-        let err = try FileHandle(forWritingTo: errURL)
-        defer {
-            try? out.close()
-            try? err.close()
-        }
-        process.standardOutput = out
-        process.standardError = err
-        if let stdin {
-            let inURL = directory.appendingPathComponent("stdin")
-            _ = FileManager.default.createFile(atPath: inURL.path, contents: stdin)
-            process.standardInput = try FileHandle(forReadingFrom: inURL)
-        } else {
-            process.standardInput = FileHandle.nullDevice
-        }
-
         let start = ContinuousClock.now
-        try process.run()
-        let deadline = start + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                process.terminate()
-                usleep(200_000)
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                process.waitUntilExit()
-                throw CLIRunnerError.timedOut(arguments)
-            }
-            usleep(10_000)
+        let output: Subprocess.Output
+        do {
+            output = try await Subprocess.run(try binaryPath(), arguments: arguments, environment: env, stdin: stdin, timeout: timeout)
+        } catch let error as RelQTestingError where error.code == .timeout {
+            throw CLIRunnerError.timedOut(arguments)
         }
-        process.waitUntilExit()
-        let elapsed = ContinuousClock.now - start
-        let stdoutText = String(decoding: (try? Data(contentsOf: outURL)) ?? Data(), as: UTF8.self)
-        let stderrText = String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self)
-        return CLIResult(status: process.terminationStatus, stdout: stdoutText, stderr: stderrText, elapsed: elapsed)
+        return CLIResult(status: output.status, stdout: output.stdoutText, stderr: output.stderrText, elapsed: ContinuousClock.now - start)
     }
 }
