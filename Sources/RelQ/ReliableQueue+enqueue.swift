@@ -47,13 +47,14 @@ extension ReliableQueue {
     }
 
     /// Enqueues many tasks, up to 1,000 per script call (larger batches are split, in order).
-    /// Every task is checked before anything is sent.
+    /// Every task is checked before anything is sent. Concurrent single-task enqueues are merged
+    /// into one script call automatically.
     /// - Parameter batch: the tasks.
     /// - Returns: one result per task, in order.
     @discardableResult
     public func enqueue(batch: [NewTask]) async throws -> [EnqueueResult] {
         guard !batch.isEmpty else { throw ReliableQueueError(.invalidArgument, "an enqueue batch needs at least one task") }
-        var encoded: [(id: String, delay: String, lease: String, max: String)] = []
+        var encoded: [EncodedTask] = []
         encoded.reserveCapacity(batch.count)
         for task in batch {
             guard task.payload.count <= configuration.maxPayloadBytes else {
@@ -63,40 +64,63 @@ extension ReliableQueue {
             let delay = try Validation.milliseconds(task.delay, "delay")
             let lease = try task.leaseTimeout.map { try Validation.milliseconds($0, "leaseTimeout", minimum: .milliseconds(1)) }
             if let max = task.maxAttempts { try Validation.count(max, "maxAttempts", maximum: 1_000_000) }
-            encoded.append((task.id ?? "", String(delay), lease.map(String.init) ?? "", task.maxAttempts.map(String.init) ?? ""))
+            encoded.append(EncodedTask(
+                id: task.id ?? "", payload: task.payload, delay: String(delay), lease: lease.map(String.init) ?? "",
+                maxAttempts: task.maxAttempts.map(String.init) ?? ""))
+        }
+        if encoded.count == 1 {
+            return try await enqueueCoalescer.submit(encoded)
         }
         var results: [EnqueueResult] = []
-        results.reserveCapacity(batch.count)
+        results.reserveCapacity(encoded.count)
         var start = 0
-        while start < batch.count {
-            let end = min(start + Validation.maxBatch, batch.count)
-            let count = end - start
-            var chunkBytes = 16
-            for index in start..<end { chunkBytes += batch[index].payload.count + 64 }
-            let elements = try await call(scripts.enqueue, taskID: count == 1 ? batch[start].id : nil, argumentCount: 1 + 5 * count, capacity: chunkBytes) { writer in
-                writer.append(count)
-                for index in start..<end {
-                    let fields = encoded[index]
-                    writer.append(fields.id)
-                    writer.append(batch[index].payload)
-                    writer.append(fields.delay)
-                    writer.append(fields.lease)
-                    writer.append(fields.max)
-                }
-            }
-            guard elements.count == 1 + 2 * count else {
-                throw ReliableQueueError(.scriptFailed, "script enqueue returned \(elements.count) values for \(count) tasks")
-            }
-            var inserted = 0
-            for index in 0..<count {
-                let id = try elements.string(1 + 2 * index, scripts.enqueue.script)
-                let status = try elements.int(2 + 2 * index, scripts.enqueue.script)
-                if status == 1 { inserted += 1 }
-                results.append(EnqueueResult(id: id, inserted: status == 1))
-            }
-            metrics.enqueued(inserted)
+        while start < encoded.count {
+            let end = min(start + Validation.maxBatch, encoded.count)
+            results += try await context.sendEnqueue(Array(encoded[start..<end]), script: scripts.enqueue)
             start = end
         }
+        return results
+    }
+
+    /// A validated task as script arguments.
+    struct EncodedTask: Sendable {
+        let id: String
+        let payload: [UInt8]
+        let delay: String
+        let lease: String
+        let maxAttempts: String
+    }
+}
+
+extension ScriptContext {
+    /// One enqueue script call for up to 1,000 validated tasks (then `WAIT`, if configured).
+    func sendEnqueue(_ tasks: [ReliableQueue.EncodedTask], script bound: BoundScript) async throws -> [ReliableQueue.EnqueueResult] {
+        let count = tasks.count
+        var capacity = 16
+        for task in tasks { capacity += task.payload.count + 64 }
+        let elements = try await call(bound, taskID: count == 1 && !tasks[0].id.isEmpty ? tasks[0].id : nil, argumentCount: 1 + 5 * count, capacity: capacity) { writer in
+            writer.append(count)
+            for task in tasks {
+                writer.append(task.id)
+                writer.append(task.payload)
+                writer.append(task.delay)
+                writer.append(task.lease)
+                writer.append(task.maxAttempts)
+            }
+        }
+        guard elements.count == 1 + 2 * count else {
+            throw ReliableQueueError(.scriptFailed, "script enqueue returned \(elements.count) values for \(count) tasks")
+        }
+        var results: [ReliableQueue.EnqueueResult] = []
+        results.reserveCapacity(count)
+        var inserted = 0
+        for index in 0..<count {
+            let id = try elements.string(1 + 2 * index, bound.script)
+            let status = try elements.int(2 + 2 * index, bound.script)
+            if status == 1 { inserted += 1 }
+            results.append(ReliableQueue.EnqueueResult(id: id, inserted: status == 1))
+        }
+        metrics.enqueued(inserted)
         try await awaitDurability()
         return results
     }

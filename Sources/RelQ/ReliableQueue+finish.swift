@@ -13,51 +13,38 @@ extension ReliableQueue {
     ///   - id: the task's id.
     ///   - token: the lease token of the delivery.
     public func release(id: TaskID, token: Int64) async throws {
-        let outcome = try await release(batch: [(id, token)])[0]
+        let outcome = try await release(batch: [LeaseReference(id: id, token: token)])[0]
         let status = outcome == .released ? LuaScript.Status.ok : outcome == .staleLease ? LuaScript.Status.staleLease : LuaScript.Status.notFound
         if let error = scripts.release.script.error(forStatus: status, taskID: id) { throw error }
     }
 
     /// Finishes many deliveries in one call per 1,000; each gets its own outcome (no throw for
-    /// stale or missing tasks).
+    /// stale or missing tasks). Concurrent single releases are merged into one call automatically.
     /// - Parameter deliveries: the deliveries to finish.
     public func release(_ deliveries: [Delivery]) async throws -> [ReleaseOutcome] {
-        try await release(batch: deliveries.map { ($0.id, $0.lease.token) })
+        try await release(batch: deliveries.map { LeaseReference(id: $0.id, token: $0.lease.token) })
     }
 
-    private func release(batch: [(id: String, token: Int64)]) async throws -> [ReleaseOutcome] {
+    /// A task id and the lease token of one delivery.
+    struct LeaseReference: Sendable {
+        let id: String
+        let token: Int64
+    }
+
+    private func release(batch: [LeaseReference]) async throws -> [ReleaseOutcome] {
         guard !batch.isEmpty else { return [] }
         for item in batch { try Validation.taskID(item.id) }
+        if batch.count == 1 {
+            return try await releaseCoalescer.submit(batch)
+        }
         var outcomes: [ReleaseOutcome] = []
         outcomes.reserveCapacity(batch.count)
         var start = 0
         while start < batch.count {
             let end = min(start + Validation.maxBatch, batch.count)
-            let count = end - start
-            let elements = try await call(scripts.release, argumentCount: 1 + 2 * count, capacity: 32 + 48 * count) { writer in
-                writer.append(count)
-                for index in start..<end {
-                    writer.append(batch[index].id)
-                    writer.append(Int(batch[index].token))
-                }
-            }
-            guard elements.count == 1 + count else {
-                throw ReliableQueueError(.scriptFailed, "script release returned \(elements.count) values for \(count) tasks")
-            }
-            var released = 0
-            for index in 0..<count {
-                switch try elements.int(1 + index, scripts.release.script) {
-                case 1:
-                    outcomes.append(.released)
-                    released += 1
-                case LuaScript.Status.staleLease: outcomes.append(.staleLease)
-                default: outcomes.append(.notFound)
-                }
-            }
-            metrics.released(released)
+            outcomes += try await context.sendRelease(Array(batch[start..<end]), script: scripts.release)
             start = end
         }
-        try await awaitDurability()
         return outcomes
     }
 
@@ -136,5 +123,37 @@ extension ReliableQueue {
             writer.append(milliseconds.map(String.init) ?? "")
         }
         return ServerTime(millisecondsSince1970: try elements.int(1, scripts.extend.script))
+    }
+}
+
+extension ScriptContext {
+    /// One release script call for up to 1,000 leases (then `WAIT`, if configured).
+    func sendRelease(_ batch: [ReliableQueue.LeaseReference], script bound: BoundScript) async throws -> [ReliableQueue.ReleaseOutcome] {
+        let count = batch.count
+        let elements = try await call(bound, argumentCount: 1 + 2 * count, capacity: 32 + 48 * count) { writer in
+            writer.append(count)
+            for item in batch {
+                writer.append(item.id)
+                writer.append(Int(item.token))
+            }
+        }
+        guard elements.count == 1 + count else {
+            throw ReliableQueueError(.scriptFailed, "script release returned \(elements.count) values for \(count) tasks")
+        }
+        var outcomes: [ReliableQueue.ReleaseOutcome] = []
+        outcomes.reserveCapacity(count)
+        var released = 0
+        for index in 0..<count {
+            switch try elements.int(1 + index, bound.script) {
+            case 1:
+                outcomes.append(.released)
+                released += 1
+            case LuaScript.Status.staleLease: outcomes.append(.staleLease)
+            default: outcomes.append(.notFound)
+            }
+        }
+        metrics.released(released)
+        try await awaitDurability()
+        return outcomes
     }
 }

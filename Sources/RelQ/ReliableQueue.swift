@@ -30,6 +30,12 @@ public final class ReliableQueue: Sendable {
     let arguments: Configuration.Validated
     let scripts: Scripts
     let metrics: QueueMetrics
+    /// What a script call needs, shared with the coalescers.
+    let context: ScriptContext
+    /// Merges concurrent single-task enqueues into one script call.
+    let enqueueCoalescer: Coalescer<EncodedTask, EnqueueResult>
+    /// Merges concurrent single-task releases into one script call.
+    let releaseCoalescer: Coalescer<LeaseReference, ReleaseOutcome>
 
     /// The scripts bound to this queue's keys, their call prefixes encoded once.
     struct Scripts: Sendable {
@@ -74,19 +80,25 @@ public final class ReliableQueue: Sendable {
         self.keys = QueueKeys(queue: name)
         self.scripts = Scripts(keys)
         self.metrics = QueueMetrics(queue: name)
+        let context = ScriptContext(client: client, durability: configuration.durability, metrics: metrics)
+        self.context = context
+        let scripts = self.scripts
+        self.enqueueCoalescer = Coalescer(maxBatch: Validation.maxBatch) { tasks in
+            try await context.sendEnqueue(tasks, script: scripts.enqueue)
+        }
+        self.releaseCoalescer = Coalescer(maxBatch: Validation.maxBatch) { leases in
+            try await context.sendRelease(leases, script: scripts.release)
+        }
     }
 
-    /// Runs a bound script and maps its status codes (the one place this happens).
+    /// Runs a bound script and maps its status codes (see ``ScriptContext/call(_:taskID:argumentCount:capacity:_:)``).
     func call(_ bound: BoundScript, taskID: String? = nil, argumentCount: Int, capacity: Int = 64, _ body: (inout RESPWriter) -> Void) async throws -> [RedisReply] {
-        let command = bound.command(argumentCount: argumentCount, capacity: capacity, body)
-        let reply = try await client.run(command, script: bound.script)
-        return try bound.script.elements(of: reply, taskID: taskID)
+        try await context.call(bound, taskID: taskID, argumentCount: argumentCount, capacity: capacity, body)
     }
 
     /// Sends `WAIT` after a write when ``Configuration/durability`` asks for replicas.
     func awaitDurability() async throws {
-        let durability = configuration.durability
-        guard durability.replicas > 0 else { return }
-        try await client.waitForReplicas(durability.replicas, timeout: durability.timeout)
+        try await context.awaitDurability()
     }
 }
+

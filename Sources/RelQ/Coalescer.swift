@@ -1,0 +1,101 @@
+import Synchronization
+
+/// Merges concurrent single-task calls of one kind (enqueue, release) into batch script calls.
+///
+/// A caller that finds no call in flight sends its items at once, so a lone caller pays nothing.
+/// Callers that arrive while a call is in flight wait; when it returns, the first of them becomes
+/// the next sender and takes everyone waiting (up to ``maxBatch`` items) into one call. Each caller
+/// waits for at most the call in flight and its own, Redis runs one script per batch instead of one
+/// per task, and arrival order is kept. If a batch call fails, every caller in it gets the error.
+final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
+    typealias Send = @Sendable ([Item]) async throws -> [Output]
+
+    private struct Waiter {
+        let items: [Item]
+        /// Resumed with this caller's outputs, or with nil: "you send the next batch".
+        let continuation: CheckedContinuation<[Output]?, any Error>
+    }
+
+    private struct State {
+        var sending = false
+        var waiters: [Waiter] = []
+    }
+
+    private let state = Mutex(State())
+    /// The most items in one call.
+    let maxBatch: Int
+    private let send: Send
+
+    init(maxBatch: Int, send: @escaping Send) {
+        self.maxBatch = maxBatch
+        self.send = send
+    }
+
+    /// Sends `items` (at most ``maxBatch``), alone or together with other callers' items.
+    func submit(_ items: [Item]) async throws -> [Output] {
+        let leads = state.withLock { state -> Bool in
+            if state.sending { return false }
+            state.sending = true
+            return true
+        }
+        if leads { return try await sendAsLeader(items) }
+        let outputs: [Output]? = try await withCheckedThrowingContinuation { continuation in
+            let leadsNow = state.withLock { state -> Bool in
+                if state.sending {
+                    state.waiters.append(Waiter(items: items, continuation: continuation))
+                    return false
+                }
+                state.sending = true
+                return true
+            }
+            if leadsNow { continuation.resume(returning: nil) }
+        }
+        if let outputs { return outputs }
+        return try await sendAsLeader(items)
+    }
+
+    /// Sends `own` plus the waiters that fit, hands the outputs out, then passes the lead on.
+    private func sendAsLeader(_ own: [Item]) async throws -> [Output] {
+        let riders = state.withLock { state -> [Waiter] in
+            var room = maxBatch - own.count
+            var taken = 0
+            while taken < state.waiters.count, state.waiters[taken].items.count <= room {
+                room -= state.waiters[taken].items.count
+                taken += 1
+            }
+            defer { state.waiters.removeFirst(taken) }
+            return Array(state.waiters.prefix(taken))
+        }
+        var batch = own
+        for rider in riders { batch += rider.items }
+        let result: Result<[Output], any Error>
+        do {
+            let outputs = try await send(batch)
+            guard outputs.count == batch.count else {
+                throw ReliableQueueError(.scriptFailed, "a batch of \(batch.count) returned \(outputs.count) results")
+            }
+            result = .success(outputs)
+        } catch {
+            result = .failure(error)
+        }
+        var offset = own.count
+        for rider in riders {
+            switch result {
+            case .success(let outputs):
+                rider.continuation.resume(returning: Array(outputs[offset..<offset + rider.items.count]))
+            case .failure(let error):
+                rider.continuation.resume(throwing: error)
+            }
+            offset += rider.items.count
+        }
+        let next = state.withLock { state -> Waiter? in
+            if state.waiters.isEmpty {
+                state.sending = false
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.continuation.resume(returning: nil)
+        return Array(try result.get().prefix(own.count))
+    }
+}
