@@ -7,6 +7,9 @@ extension ReliableQueue {
     ///
     /// With `wait`, the call blocks (on a dedicated connection, without polling) until a task is
     /// ready or `wait` has passed; an enqueue wakes it within about a millisecond.
+    ///
+    /// Concurrent calls with `max: 1` are merged into one script call; each caller still gets its
+    /// own delivery (or none, with the shared reason).
     /// - Parameters:
     ///   - max: the most tasks to take, 1–1000.
     ///   - wait: how long to wait for a task; nil returns at once.
@@ -38,8 +41,30 @@ extension ReliableQueue {
     }
 
     private func dequeueNow(max: Int) async throws -> DequeueResult {
-        let script = scripts.dequeue.script
-        let elements = try await call(scripts.dequeue, argumentCount: 3) { writer in
+        if max == 1 {
+            return try await dequeueCoalescer.submit([1])[0]
+        }
+        return try await context.sendDequeue(max: max, script: scripts.dequeue, arguments: arguments)
+    }
+
+    /// Blocks on the queue's `signal` list (`BLPOP`) for up to `duration`: enqueues, releases under
+    /// a working limit, resumes and requeues push a token there.
+    func waitForSignal(_ duration: Duration) async throws {
+        let milliseconds = Swift.max(1, duration.wholeMilliseconds)
+        let seconds = "\(milliseconds / 1000).\(String(milliseconds % 1000 + 1000).dropFirst())"
+        let command = RedisCommand(["BLPOP", keys.key("signal"), seconds], routingKey: keys.key("signal"))
+        if try await client.sendBlocking(command, timeout: duration) == nil {
+            // Every blocking connection is busy: fall back to a short sleep.
+            try await Task.sleep(for: Swift.min(duration, .milliseconds(20)))
+        }
+    }
+}
+
+extension ScriptContext {
+    /// One dequeue script call for up to `max` tasks.
+    func sendDequeue(max: Int, script bound: BoundScript, arguments: ReliableQueue.Configuration.Validated) async throws -> ReliableQueue.DequeueResult {
+        let script = bound.script
+        let elements = try await call(bound, argumentCount: 3) { writer in
             writer.append(max)
             writer.append(arguments.leaseMilliseconds)
             writer.append(arguments.maxAttempts)
@@ -64,31 +89,31 @@ extension ReliableQueue {
                     deliveredAt: now))
             }
             metrics.dequeued(deliveries)
-            return DequeueResult(deliveries: deliveries, reason: count < max ? .empty : nil, serverTime: now, retryAfter: nil)
+            return .init(deliveries: deliveries, reason: count < max ? .empty : nil, serverTime: now, retryAfter: nil)
         case 2:
             let nextDue = try elements.int(2, script)
-            return DequeueResult(deliveries: [], reason: .empty, serverTime: now, retryAfter: nextDue >= 0 ? .milliseconds(nextDue) : nil)
+            return .init(deliveries: [], reason: .empty, serverTime: now, retryAfter: nextDue >= 0 ? .milliseconds(nextDue) : nil)
         case 3:
-            return DequeueResult(deliveries: [], reason: .paused, serverTime: now, retryAfter: nil)
+            return .init(deliveries: [], reason: .paused, serverTime: now, retryAfter: nil)
         case 4:
-            return DequeueResult(deliveries: [], reason: .workingLimit, serverTime: now, retryAfter: nil)
+            return .init(deliveries: [], reason: .workingLimit, serverTime: now, retryAfter: nil)
         case 5:
             let retry = try elements.int(2, script)
-            return DequeueResult(deliveries: [], reason: .rateLimited, serverTime: now, retryAfter: .milliseconds(Swift.max(1, retry)))
+            return .init(deliveries: [], reason: .rateLimited, serverTime: now, retryAfter: .milliseconds(Swift.max(1, retry)))
         default:
             throw ReliableQueueError(.scriptFailed, "script dequeue returned the unknown status \(status)")
         }
     }
 
-    /// Blocks on the queue's `signal` list (`BLPOP`) for up to `duration`: enqueues, releases under
-    /// a working limit, resumes and requeues push a token there.
-    func waitForSignal(_ duration: Duration) async throws {
-        let milliseconds = Swift.max(1, duration.wholeMilliseconds)
-        let seconds = "\(milliseconds / 1000).\(String(milliseconds % 1000 + 1000).dropFirst())"
-        let command = RedisCommand(["BLPOP", keys.key("signal"), seconds], routingKey: keys.key("signal"))
-        if try await client.sendBlocking(command, timeout: duration) == nil {
-            // Every blocking connection is busy: fall back to a short sleep.
-            try await Task.sleep(for: Swift.min(duration, .milliseconds(20)))
+    /// One dequeue call for several callers that each asked for one task: the first callers get a
+    /// delivery each, in arrival order; the others get no task and the call's reason.
+    func sendDequeueOnePerCaller(callers: Int, script bound: BoundScript, arguments: ReliableQueue.Configuration.Validated) async throws -> [ReliableQueue.DequeueResult] {
+        let combined = try await sendDequeue(max: callers, script: bound, arguments: arguments)
+        return (0..<callers).map { index in
+            if index < combined.deliveries.count {
+                return .init(deliveries: [combined.deliveries[index]], reason: nil, serverTime: combined.serverTime, retryAfter: nil)
+            }
+            return .init(deliveries: [], reason: combined.reason ?? .empty, serverTime: combined.serverTime, retryAfter: combined.retryAfter)
         }
     }
 }

@@ -36,6 +36,8 @@ public final class ReliableQueue: Sendable {
     let enqueueCoalescer: Coalescer<EncodedTask, EnqueueResult>
     /// Merges concurrent single-task releases into one script call.
     let releaseCoalescer: Coalescer<LeaseReference, ReleaseOutcome>
+    /// Merges concurrent single-task dequeues into one script call.
+    let dequeueCoalescer: Coalescer<Int, DequeueResult>
 
     /// The scripts bound to this queue's keys, their call prefixes encoded once.
     struct Scripts: Sendable {
@@ -88,6 +90,10 @@ public final class ReliableQueue: Sendable {
         }
         self.releaseCoalescer = Coalescer(maxBatch: Validation.maxBatch) { leases in
             try await context.sendRelease(leases, script: scripts.release)
+        }
+        let arguments = self.arguments
+        self.dequeueCoalescer = Coalescer(maxBatch: Validation.maxBatch) { callers in
+            try await context.sendDequeueOnePerCaller(callers: callers.count, script: scripts.dequeue, arguments: arguments)
         }
     }
 
