@@ -237,6 +237,18 @@ extension RedisClient {
 }
 
 /// Opens a queue handle, checking the name; with `mustExist`, exits 3 when the queue does not exist.
+extension ConnectionOptions {
+    /// Connects, opens the queue `name` (which must exist unless `mustExist` is false), runs `body`
+    /// with it, and shuts the client down.
+    func withQueue<T>(_ name: String, mustExist: Bool = true, _ body: (ReliableQueue) async throws -> T) async throws -> T {
+        let logger = makeLogger()
+        let client = try makeClient(logger: logger)
+        defer { client.shutdown() }
+        let handle = try await openQueue(name, client: client, logger: logger, mustExist: mustExist)
+        return try await body(handle)
+    }
+}
+
 func openQueue(_ name: String, client: RedisClient, logger: Logger, mustExist: Bool = true, configuration: ReliableQueue.Configuration = .init()) async throws -> ReliableQueue {
     let queue: ReliableQueue
     do {

@@ -64,33 +64,31 @@ struct DeadListCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = connection.makeLogger()
-        let client = try connection.makeClient(logger: logger)
-        defer { client.shutdown() }
-        let handle = try await openQueue(queue, client: client, logger: logger)
-        let page = try await handle.deadLetters(offset: offset, limit: limit)
-        if json {
-            let entries = page.entries.map { entry -> DeadLetterJSON in
-                let (text, encoding) = Format.payload(entry.payload)
-                return DeadLetterJSON(
-                    id: entry.id, attempts: entry.attempts, lastError: entry.lastError,
-                    deadAtMilliseconds: entry.deadAt.millisecondsSince1970, deadAt: Format.time(entry.deadAt),
-                    payload: text, payloadEncoding: encoding)
+        try await connection.withQueue(queue) { handle in
+            let page = try await handle.deadLetters(offset: offset, limit: limit)
+            if json {
+                let entries = page.entries.map { entry -> DeadLetterJSON in
+                    let (text, encoding) = Format.payload(entry.payload)
+                    return DeadLetterJSON(
+                        id: entry.id, attempts: entry.attempts, lastError: entry.lastError,
+                        deadAtMilliseconds: entry.deadAt.millisecondsSince1970, deadAt: Format.time(entry.deadAt),
+                        payload: text, payloadEncoding: encoding)
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(DeadLetterPageJSON(queue: queue, total: page.total, offset: offset, entries: entries)), as: UTF8.self))
+                return
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(DeadLetterPageJSON(queue: queue, total: page.total, offset: offset, entries: entries)), as: UTF8.self))
-            return
+            if page.entries.isEmpty {
+                print(page.total == 0 ? "no dead letters in '\(queue)'" : "no dead letters at offset \(offset) (\(page.total) in all)")
+                return
+            }
+            let rows = page.entries.map { entry in
+                [entry.id, "\(entry.attempts)", Format.time(entry.deadAt), Format.preview(Array((entry.lastError ?? "-").utf8), width: 40), Format.preview(entry.payload, width: 40)]
+            }
+            Terminal.write(Format.table(["ID", "ATTEMPTS", "DEAD AT", "LAST ERROR", "PAYLOAD"], rows, rightAligned: [1]))
+            print("\(offset + 1)-\(offset + page.entries.count) of \(page.total) dead letters")
         }
-        if page.entries.isEmpty {
-            print(page.total == 0 ? "no dead letters in '\(queue)'" : "no dead letters at offset \(offset) (\(page.total) in all)")
-            return
-        }
-        let rows = page.entries.map { entry in
-            [entry.id, "\(entry.attempts)", Format.time(entry.deadAt), Format.preview(Array((entry.lastError ?? "-").utf8), width: 40), Format.preview(entry.payload, width: 40)]
-        }
-        Terminal.write(Format.table(["ID", "ATTEMPTS", "DEAD AT", "LAST ERROR", "PAYLOAD"], rows, rightAligned: [1]))
-        print("\(offset + 1)-\(offset + page.entries.count) of \(page.total) dead letters")
     }
 }
 
@@ -111,25 +109,23 @@ struct DeadShowCommand: AsyncParsableCommand {
     @Argument(help: "The task id.") var id: String
 
     func run() async throws {
-        let logger = connection.makeLogger()
-        let client = try connection.makeClient(logger: logger)
-        defer { client.shutdown() }
-        let handle = try await openQueue(queue, client: client, logger: logger)
-        guard let info = try await handle.task(id: id) else {
-            throw CLIError.notFound("no dead letter '\(id)' in queue '\(queue)'")
+        try await connection.withQueue(queue) { handle in
+            guard let info = try await handle.task(id: id) else {
+                throw CLIError.notFound("no dead letter '\(id)' in queue '\(queue)'")
+            }
+            guard info.state == .dead else {
+                throw CLIError.notFound("task '\(id)' in queue '\(queue)' is \(info.state), not dead")
+            }
+            let (payload, encoding) = Format.payload(info.payload)
+            print("id:          \(info.id)")
+            print("queue:       \(queue)")
+            print("attempts:    \(info.attempts)")
+            print("last error:  \(info.lastError ?? "-")")
+            print("dead at:     \(info.time.map(Format.time) ?? "-")")
+            print("enqueued at: \(Format.time(info.enqueuedAt))")
+            print("payload (\(info.payload.count) bytes, \(encoding == "utf8" ? "text" : "hex")):")
+            print(payload)
         }
-        guard info.state == .dead else {
-            throw CLIError.notFound("task '\(id)' in queue '\(queue)' is \(info.state), not dead")
-        }
-        let (payload, encoding) = Format.payload(info.payload)
-        print("id:          \(info.id)")
-        print("queue:       \(queue)")
-        print("attempts:    \(info.attempts)")
-        print("last error:  \(info.lastError ?? "-")")
-        print("dead at:     \(info.time.map(Format.time) ?? "-")")
-        print("enqueued at: \(Format.time(info.enqueuedAt))")
-        print("payload (\(info.payload.count) bytes, \(encoding == "utf8" ? "text" : "hex")):")
-        print(payload)
     }
 }
 
@@ -176,21 +172,19 @@ struct DeadRetryCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = connection.makeLogger()
-        let client = try connection.makeClient(logger: logger)
-        defer { client.shutdown() }
-        let handle = try await openQueue(queue, client: client, logger: logger)
-        if all {
-            let count = try await handle.retryAllDeadLetters()
+        try await connection.withQueue(queue) { handle in
+            if all {
+                let count = try await handle.retryAllDeadLetters()
+                print("retried \(count) dead letter\(count == 1 ? "" : "s") in '\(queue)'")
+                return
+            }
+            let (present, missing) = try await splitDeadIDs(ids, queue: handle)
+            var count = 0
+            for chunk in chunks(present) { count += try await handle.retryDeadLetters(ids: chunk) }
             print("retried \(count) dead letter\(count == 1 ? "" : "s") in '\(queue)'")
-            return
-        }
-        let (present, missing) = try await splitDeadIDs(ids, queue: handle)
-        var count = 0
-        for chunk in chunks(present) { count += try await handle.retryDeadLetters(ids: chunk) }
-        print("retried \(count) dead letter\(count == 1 ? "" : "s") in '\(queue)'")
-        if !missing.isEmpty {
-            throw CLIError.notFound("not dead letters in '\(queue)': \(missing.joined(separator: " "))")
+            if !missing.isEmpty {
+                throw CLIError.notFound("not dead letters in '\(queue)': \(missing.joined(separator: " "))")
+            }
         }
     }
 }
@@ -219,30 +213,28 @@ struct DeadPurgeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = connection.makeLogger()
-        let client = try connection.makeClient(logger: logger)
-        defer { client.shutdown() }
-        let handle = try await openQueue(queue, client: client, logger: logger)
-        if all {
-            let total = try await handle.deadLetters(offset: 0, limit: 1).total
-            if total == 0 {
-                print("no dead letters in '\(queue)'")
+        try await connection.withQueue(queue) { handle in
+            if all {
+                let total = try await handle.deadLetters(offset: 0, limit: 1).total
+                if total == 0 {
+                    print("no dead letters in '\(queue)'")
+                    return
+                }
+                try Terminal.confirm("Purge all \(total) dead letters of '\(queue)'?", yes: yes)
+                let count = try await handle.purgeAllDeadLetters()
+                print("purged \(count) dead letter\(count == 1 ? "" : "s") from '\(queue)'")
                 return
             }
-            try Terminal.confirm("Purge all \(total) dead letters of '\(queue)'?", yes: yes)
-            let count = try await handle.purgeAllDeadLetters()
+            let (present, missing) = try await splitDeadIDs(ids, queue: handle)
+            if !present.isEmpty {
+                try Terminal.confirm("Purge \(present.count) dead letter\(present.count == 1 ? "" : "s") of '\(queue)'?", yes: yes)
+            }
+            var count = 0
+            for chunk in chunks(present) { count += try await handle.purgeDeadLetters(ids: chunk) }
             print("purged \(count) dead letter\(count == 1 ? "" : "s") from '\(queue)'")
-            return
-        }
-        let (present, missing) = try await splitDeadIDs(ids, queue: handle)
-        if !present.isEmpty {
-            try Terminal.confirm("Purge \(present.count) dead letter\(present.count == 1 ? "" : "s") of '\(queue)'?", yes: yes)
-        }
-        var count = 0
-        for chunk in chunks(present) { count += try await handle.purgeDeadLetters(ids: chunk) }
-        print("purged \(count) dead letter\(count == 1 ? "" : "s") from '\(queue)'")
-        if !missing.isEmpty {
-            throw CLIError.notFound("not dead letters in '\(queue)': \(missing.joined(separator: " "))")
+            if !missing.isEmpty {
+                throw CLIError.notFound("not dead letters in '\(queue)': \(missing.joined(separator: " "))")
+            }
         }
     }
 }

@@ -50,12 +50,10 @@ struct EnqueueCommand: AsyncParsableCommand {
         } else {
             bytes = Array(FileHandle.standardInput.readDataToEndOfFile())
         }
-        let logger = connection.makeLogger()
-        let client = try connection.makeClient(logger: logger)
-        defer { client.shutdown() }
-        let handle = try await openQueue(queue, client: client, logger: logger, mustExist: false)
-        let result = try await handle.enqueue(bytes, id: id, delay: delay.duration, leaseTimeout: lease?.duration, maxAttempts: maxAttempts)
-        print("\(result.id) \(result.inserted ? "enqueued" : "duplicate (already in the queue)")")
+        try await connection.withQueue(queue, mustExist: false) { handle in
+            let result = try await handle.enqueue(bytes, id: id, delay: delay.duration, leaseTimeout: lease?.duration, maxAttempts: maxAttempts)
+            print("\(result.id) \(result.inserted ? "enqueued" : "duplicate (already in the queue)")")
+        }
     }
 }
 
@@ -91,33 +89,31 @@ struct PeekCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = connection.makeLogger()
-        let client = try connection.makeClient(logger: logger)
-        defer { client.shutdown() }
-        let handle = try await openQueue(queue, client: client, logger: logger)
-        let (tasks, total) = try await handle.peek(offset: 0, limit: limit)
-        if json {
-            let entries = tasks.map { task -> PendingTaskJSON in
-                let (text, encoding) = Format.payload(task.payload)
-                return PendingTaskJSON(
-                    id: task.id, attempts: task.attempts, enqueuedAtMilliseconds: task.enqueuedAt.millisecondsSince1970,
-                    enqueuedAt: Format.time(task.enqueuedAt), payload: text, payloadEncoding: encoding)
+        try await connection.withQueue(queue) { handle in
+            let (tasks, total) = try await handle.peek(offset: 0, limit: limit)
+            if json {
+                let entries = tasks.map { task -> PendingTaskJSON in
+                    let (text, encoding) = Format.payload(task.payload)
+                    return PendingTaskJSON(
+                        id: task.id, attempts: task.attempts, enqueuedAtMilliseconds: task.enqueuedAt.millisecondsSince1970,
+                        enqueuedAt: Format.time(task.enqueuedAt), payload: text, payloadEncoding: encoding)
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(entries), as: UTF8.self))
+                return
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(entries), as: UTF8.self))
-            return
+            if tasks.isEmpty {
+                print("no pending tasks in '\(queue)'")
+                return
+            }
+            let now = try await handle.stats().serverTimeMilliseconds
+            let rows = tasks.map { task in
+                [task.id, Format.age(milliseconds: max(0, now - task.enqueuedAt.millisecondsSince1970)), "\(task.attempts)", Format.preview(task.payload, width: 60)]
+            }
+            Terminal.write(Format.table(["ID", "AGE", "ATTEMPTS", "PAYLOAD"], rows, rightAligned: [1, 2]))
+            print("\(tasks.count) of \(total) pending")
         }
-        if tasks.isEmpty {
-            print("no pending tasks in '\(queue)'")
-            return
-        }
-        let now = try await handle.stats().serverTimeMilliseconds
-        let rows = tasks.map { task in
-            [task.id, Format.age(milliseconds: max(0, now - task.enqueuedAt.millisecondsSince1970)), "\(task.attempts)", Format.preview(task.payload, width: 60)]
-        }
-        Terminal.write(Format.table(["ID", "AGE", "ATTEMPTS", "PAYLOAD"], rows, rightAligned: [1, 2]))
-        print("\(tasks.count) of \(total) pending")
     }
 }
 
@@ -136,12 +132,10 @@ struct PauseCommand: AsyncParsableCommand {
     @Argument(help: "The queue.") var queue: String
 
     func run() async throws {
-        let logger = connection.makeLogger()
-        let client = try connection.makeClient(logger: logger)
-        defer { client.shutdown() }
-        let handle = try await openQueue(queue, client: client, logger: logger)
-        try await handle.pause()
-        print("paused '\(queue)'")
+        try await connection.withQueue(queue) { handle in
+            try await handle.pause()
+            print("paused '\(queue)'")
+        }
     }
 }
 
@@ -160,12 +154,10 @@ struct ResumeCommand: AsyncParsableCommand {
     @Argument(help: "The queue.") var queue: String
 
     func run() async throws {
-        let logger = connection.makeLogger()
-        let client = try connection.makeClient(logger: logger)
-        defer { client.shutdown() }
-        let handle = try await openQueue(queue, client: client, logger: logger)
-        try await handle.resume()
-        print("resumed '\(queue)'")
+        try await connection.withQueue(queue) { handle in
+            try await handle.resume()
+            print("resumed '\(queue)'")
+        }
     }
 }
 
@@ -188,14 +180,12 @@ struct DeleteQueueCommand: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "Do not ask for confirmation.") var yes = false
 
     func run() async throws {
-        let logger = connection.makeLogger()
-        let client = try connection.makeClient(logger: logger)
-        defer { client.shutdown() }
-        let handle = try await openQueue(queue, client: client, logger: logger)
-        let stats = try await handle.stats()
-        let tasks = stats.pending + stats.delayed + stats.working + stats.dead
-        try Terminal.confirm("Delete queue '\(queue)' with its \(tasks) task\(tasks == 1 ? "" : "s")?", yes: yes)
-        try await handle.deleteQueue()
-        print("deleted queue '\(queue)' (\(tasks) task\(tasks == 1 ? "" : "s"))")
+        try await connection.withQueue(queue) { handle in
+            let stats = try await handle.stats()
+            let tasks = stats.pending + stats.delayed + stats.working + stats.dead
+            try Terminal.confirm("Delete queue '\(queue)' with its \(tasks) task\(tasks == 1 ? "" : "s")?", yes: yes)
+            try await handle.deleteQueue()
+            print("deleted queue '\(queue)' (\(tasks) task\(tasks == 1 ? "" : "s"))")
+        }
     }
 }
