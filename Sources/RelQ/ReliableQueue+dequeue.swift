@@ -26,8 +26,8 @@ extension ReliableQueue {
             if let retryAfter = result.retryAfter, retryAfter > .zero { block = min(block, retryAfter) }
             if result.reason == .rateLimited {
                 try await Task.sleep(for: block)
-            } else {
-                try await waitForSignal(block)
+            } else if let woken = try await waitForSignalThenDequeue(block, max: max), !woken.deliveries.isEmpty {
+                return woken  // even when cancelled meanwhile: these tasks are leased to the caller now
             }
             try Task.checkCancellation()
         }
@@ -47,28 +47,52 @@ extension ReliableQueue {
         return try await context.sendDequeue(max: max, script: scripts.dequeue, arguments: arguments)
     }
 
-    /// Blocks on the queue's `signal` list (`BLPOP`) for up to `duration`: enqueues, releases under
-    /// a working limit, resumes and requeues push a token there.
-    func waitForSignal(_ duration: Duration) async throws {
+    /// Blocks on the queue's `signal` list (`BLPOP`) for up to `duration` — enqueues, releases under
+    /// a working limit, resumes and requeues push a token there — with the dequeue script pipelined
+    /// right behind it on the same blocking connection: Redis runs it the moment the `BLPOP`
+    /// returns, so a wake-up costs one round trip. Returns that dequeue's result, or nil when it
+    /// could not run there (every blocking connection busy, or the script must be reloaded).
+    func waitForSignalThenDequeue(_ duration: Duration, max: Int) async throws -> DequeueResult? {
         let milliseconds = Swift.max(1, duration.wholeMilliseconds)
         let seconds = "\(milliseconds / 1000).\(String(milliseconds % 1000 + 1000).dropFirst())"
-        let command = RedisCommand(["BLPOP", keys.key("signal"), seconds], routingKey: keys.key("signal"))
-        if try await client.sendBlocking(command, timeout: duration) == nil {
+        let wait = RedisCommand(["BLPOP", keys.key("signal"), seconds], routingKey: keys.key("signal"))
+        let dequeue = scripts.dequeue.command(argumentCount: 3) { writer in
+            writer.append(max)
+            writer.append(arguments.leaseMilliseconds)
+            writer.append(arguments.maxAttempts)
+        }
+        guard let reply = try await client.sendBlocking(.pipeline([wait, dequeue]), timeout: duration) else {
             // Every blocking connection is busy: fall back to a short sleep.
             try await Task.sleep(for: Swift.min(duration, .milliseconds(20)))
+            return nil
         }
+        guard let replies = reply.array, replies.count == 2 else {
+            throw ReliableQueueError(.protocolError, "BLPOP + dequeue returned \(reply)")
+        }
+        if case .error(let message) = replies[1], message.hasPrefix("NOSCRIPT") || RedisClient.isRetryableBusy(message) {
+            return nil  // the caller's next dequeue goes through the path that reloads and retries
+        }
+        if case .error(let message) = replies[1] {
+            throw ReliableQueueError(.serverError, "\(message) (script dequeue)")
+        }
+        return try context.parseDequeue(replies[1], max: max, script: scripts.dequeue.script)
     }
 }
 
 extension ScriptContext {
     /// One dequeue script call for up to `max` tasks.
     func sendDequeue(max: Int, script bound: BoundScript, arguments: ReliableQueue.Configuration.Validated) async throws -> ReliableQueue.DequeueResult {
-        let script = bound.script
-        let elements = try await call(bound, argumentCount: 3) { writer in
+        let command = bound.command(argumentCount: 3) { writer in
             writer.append(max)
             writer.append(arguments.leaseMilliseconds)
             writer.append(arguments.maxAttempts)
         }
+        return try parseDequeue(try await client.run(command, script: bound.script), max: max, script: bound.script)
+    }
+
+    /// Turns a dequeue script reply into a result (and records the metrics).
+    func parseDequeue(_ reply: RedisReply, max: Int, script: LuaScript) throws -> ReliableQueue.DequeueResult {
+        let elements = try script.elements(of: reply)
         let status = try elements.int(0, script)
         let now = ServerTime(millisecondsSince1970: try elements.int(1, script))
         switch status {

@@ -17,6 +17,24 @@ public struct RedisCommand: Sendable {
     /// extended by this much for the command.
     var blockingTimeout: Duration?
 
+    /// How many replies the command produces: 1, or the size of a ``pipeline(_:)`` group, whose
+    /// replies come back as one ``RedisReply/array(_:)``.
+    var replyCount = 1
+
+    /// Several commands sent back to back in one write and answered together, in order, as one
+    /// array reply. Redis runs a client's commands in order, so a command after a blocking one runs
+    /// as soon as the blocking one returns — without another round trip.
+    static func pipeline(_ commands: [RedisCommand]) -> RedisCommand {
+        var combined = commands[0]
+        combined.replyCount = 0
+        combined.encoded = []
+        for command in commands {
+            combined.encoded += command.encoded
+            combined.replyCount += command.replyCount
+        }
+        return combined
+    }
+
     /// Creates a command from text arguments; the first is the command name.
     /// - Parameters:
     ///   - arguments: the command name and its arguments, e.g. `["SET", "k", "v"]`.

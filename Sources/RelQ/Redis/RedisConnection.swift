@@ -218,8 +218,26 @@ final class RedisConnection: TaskExecutor, @unchecked Sendable {
                 disconnect()
                 return
             }
-            let reply = Self.copyReply(raw!)
+            var reply = Self.copyReply(raw!)
             freeReplyObject(raw)
+            let expected = batch[index].command.replyCount
+            if expected > 1 {
+                // A pipelined group (`RedisCommand.pipeline`): its replies come back as one array.
+                var replies = [reply]
+                replies.reserveCapacity(expected)
+                while replies.count < expected {
+                    var next: UnsafeMutableRawPointer?
+                    guard redisGetReply(context, &next) == REDIS_OK, let next else {
+                        let error = ioError(context, pending: batch.count - index)
+                        for request in batch[index...] { request.continuation.resume(throwing: error) }
+                        disconnect()
+                        return
+                    }
+                    replies.append(Self.copyReply(next))
+                    freeReplyObject(next)
+                }
+                reply = .array(replies)
+            }
             batch[index].continuation.resume(returning: reply)
             index += 1
         }
