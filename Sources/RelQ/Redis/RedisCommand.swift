@@ -123,11 +123,6 @@ struct RESPWriter: Sendable {
         appendCRLF()
     }
 
-    /// Appends bytes that are already RESP-encoded arguments.
-    mutating func appendEncoded(_ encoded: [UInt8]) {
-        bytes.append(contentsOf: encoded)
-    }
-
     private mutating func appendCRLF() {
         bytes.append(13)
         bytes.append(10)
