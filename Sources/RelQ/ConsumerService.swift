@@ -101,13 +101,14 @@ public final class ConsumerService: Service, Sendable {
         await withDiscardingTaskGroup { group in
             var failures = 0
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                // Waiting for a free slot ends on shutdown too: handlers may run for a long time.
-                let free = await cancelWhenGracefulShutdown { await slots.waitForFree() }
-                if free == 0 || Task.isCancelled || Task.isShuttingDownGracefully { break }
                 let deliveries: [Delivery]
                 do {
+                    // One wrapper for both waits: for a free slot (handlers may run for a long time)
+                    // and for work. A shutdown cancels either; a wait for a slot then returns 0.
                     deliveries = try await cancelWhenGracefulShutdown { [queue, configuration] in
-                        try await queue.dequeue(max: free, wait: configuration.waitTimeout).deliveries
+                        let free = await slots.waitForFree()
+                        guard free > 0 else { return [] }
+                        return try await queue.dequeue(max: free, wait: configuration.waitTimeout).deliveries
                     }
                     failures = 0
                 } catch is CancellationError {

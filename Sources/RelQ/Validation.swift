@@ -42,14 +42,6 @@ enum Validation {
         return ms
     }
 
-    /// A duration given in seconds as a `Double` (for command-line input): finite, not negative.
-    static func duration(seconds: Double, _ what: String) throws -> Duration {
-        guard seconds.isFinite, seconds >= 0, seconds <= maxDuration.secondsDouble else {
-            throw ReliableQueueError(.invalidArgument, "\(what) must be a finite number of seconds between 0 and 365 days, got \(seconds)")
-        }
-        return .milliseconds(Int64((seconds * 1000).rounded()))
-    }
-
     static func count(_ value: Int, _ what: String, maximum: Int) throws {
         guard value >= 1, value <= maximum else {
             throw ReliableQueueError(.invalidArgument, "\(what) must be between 1 and \(maximum), got \(value)")

@@ -104,7 +104,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
         progress.finish()
-        report.durationSeconds = (ContinuousClock.now - started).benchSeconds
+        report.durationSeconds = (ContinuousClock.now - started).secondsDouble
         print(json ? try report.json() : report.table())
         if !report.errors.isEmpty { throw ExitCode(1) }
     }

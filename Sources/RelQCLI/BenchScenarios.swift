@@ -72,7 +72,7 @@ final class BenchContext: Sendable {
         for round in 1...rounds {
             if let reference {
                 let guess = referenceRates.withLock { $0[key] } ?? (pipeline == 1 ? 20_000 : 150_000)
-                let requests = min(5_000_000, max(2_000, Int(guess * roundWindow.benchSeconds)))
+                let requests = min(5_000_000, max(2_000, Int(guess * roundWindow.secondsDouble)))
                 referenceName = reference.describe(clients: 1, pipeline: pipeline, requests: requests, command: command)
                 progress.begin("\(label): reference round \(round)/\(rounds)")
                 if let rate = try? await reference.run(clients: 1, pipeline: pipeline, requests: requests, command: command) {
@@ -382,7 +382,7 @@ enum BenchScenario: String, CaseIterable, Sendable {
 
         var results = [
             BenchResult(
-                "sweep", "total", value: elapsed.benchSeconds * 1000, unit: "ms", goal: .atMost(1000),
+                "sweep", "total", value: elapsed.secondsDouble * 1000, unit: "ms", goal: .atMost(1000),
                 notes: "\(swept.recovered) of \(leased) expired leases recovered with sweepAll(limit: 1000)")
         ]
         if let longest {

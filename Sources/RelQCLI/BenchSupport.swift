@@ -16,13 +16,6 @@ func benchNanoseconds() -> UInt64 {
     return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
 
-extension Duration {
-    var benchSeconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}
-
 // MARK: - Progress
 
 /// The progress display on stderr: one updating line on a terminal, plain lines otherwise.
@@ -142,7 +135,7 @@ func measureLoop(
             let start = ContinuousClock.now
             try await Task.sleep(for: duration)
             state.stage.store(2, ordering: .releasing)
-            return (ContinuousClock.now - start).benchSeconds
+            return (ContinuousClock.now - start).secondsDouble
         }
         var seconds = 0.0
         for try await value in group {

@@ -41,14 +41,6 @@ struct ValidationTests {
         #expect(try Validation.milliseconds(.milliseconds(1), "lease", minimum: .milliseconds(1)) == 1)
     }
 
-    @Test func secondsFromDouble() throws {
-        #expect(try Validation.duration(seconds: 1.5, "d") == .milliseconds(1500))
-        #expect(try Validation.duration(seconds: 0, "d") == .zero)
-        for bad in [Double.nan, .infinity, -.infinity, -1, 1e300, 366 * 86_400] {
-            #expect(throws: ReliableQueueError.self, "\(bad)") { try Validation.duration(seconds: bad, "d") }
-        }
-    }
-
     @Test func counts() throws {
         try Validation.count(1, "max", maximum: 1000)
         try Validation.count(1000, "max", maximum: 1000)
