@@ -14,8 +14,9 @@
 -- ARGV[2] default_lease_ms      integer ms > 0, used when the task has no override
 -- ARGV[3] default_max_attempts  integer > 0, used when the task has no override
 -- Returns (now = server time in ms):
---   {1, now, id, payload, attempt, token, deadline_ms, enqueued_ms, id, ...}
---       6 values per task; payload without the header; token = integer lease token
+--   {1, now, id, value, attempt, token, deadline_ms, id, ...}
+--       5 values per task; value = the stored task value (7-byte header with the
+--       enqueue time, then the payload: see tasks); token = integer lease token
 --   {2, now, next_due_in_ms}   nothing ready; ms until the earliest delayed task
 --                              is due, or -1 when there is none
 --   {3, now}                   queue paused
@@ -32,6 +33,9 @@ local pending, delayed, working, tasks, state, meta, rate, signal =
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
+-- Encoding anchors (see lua/README.md): never a task; they keep `working` a skiplist and
+-- `state` a hashtable, so each delivery costs O(log n) / O(1) instead of a listpack scan.
+local ANCHOR = '~relq anchor~' .. string.rep('~', 120)
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -71,7 +75,7 @@ end
 local k = max
 local wlimit = tonumber(cfg[2])
 if wlimit then
-  local wcount = rcall('ZCARD', working)
+  local wcount = rcall('ZCOUNT', working, '-inf', '(inf')
   if wlimit - wcount < k then k = wlimit - wcount end
   if k <= 0 then return {4, now, wcount, wlimit} end
 end
@@ -115,35 +119,36 @@ end
 local out = {1, now}
 if m > 0 then
   local base = rcall('HINCRBY', meta, 'dequeued', m) - m
-  local zadd, hset = {}, {}
+  local zadd, hset = {'inf', ANCHOR}, {'', ANCHOR}
+  -- Tasks without a state entry (first delivery, no overrides: the common case) share
+  -- these strings, formatted once per call (a number argument costs a conversion each).
+  local defSuffix = ':' .. ARGV[3] .. ':' .. ARGV[2]
+  local defDeadline = now + defLease
+  local defDeadlineText = string.format('%d', defDeadline)
   for j = 1, m do
     local i = live[j]
     local id, body = ids[i], bodies[i]
-    local attempts, maxA, lease = 0, '', ''
+    local attempts, suffix, deadline, deadlineText = 1, defSuffix, defDeadline, defDeadlineText
     if states[i] then
       local a, _, ma, l = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
-      attempts = tonumber(a) or 0
-      maxA, lease = ma or '', l or ''
+      attempts = (tonumber(a) or 0) + 1
+      if not ma or ma == '' then ma = ARGV[3] end
+      if not l or l == '' then l = ARGV[2] end
+      suffix = ':' .. ma .. ':' .. l
+      deadline = now + tonumber(l)
+      deadlineText = string.format('%d', deadline)
     end
-    if maxA == '' then maxA = ARGV[3] end
-    local leaseMs = tonumber(lease) or defLease
-    if lease == '' then lease = ARGV[2] end
-    attempts = attempts + 1
     local token = base + j
-    local deadline = now + leaseMs
-    zadd[#zadd + 1] = deadline
-    zadd[#zadd + 1] = id
-    hset[#hset + 1] = id
-    hset[#hset + 1] = string.format('%d:%d:', attempts, token) .. maxA .. ':' .. lease
-    local a1, a2, a3, a4, a5, a6 = string.byte(body, 2, 7)
-    local enq = ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6
-    local n = #out
+    zadd[2 * j + 1] = deadlineText
+    zadd[2 * j + 2] = id
+    hset[2 * j + 1] = id
+    hset[2 * j + 2] = attempts .. ':' .. string.format('%d', token) .. suffix
+    local n = 5 * j - 3
     out[n + 1] = id
-    out[n + 2] = string.sub(body, 8)
+    out[n + 2] = body
     out[n + 3] = attempts
     out[n + 4] = token
     out[n + 5] = deadline
-    out[n + 6] = enq
   end
   chunked('ZADD', working, zadd, 1000)
   chunked('HSET', state, hset, 1000)

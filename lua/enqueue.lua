@@ -8,12 +8,14 @@
 --   KEYS[5] meta     HASH  counters (seq, enqueued) and settings
 --   KEYS[6] signal   LIST  wake-up token for blocked consumers (at most one element)
 -- ARGV[1]  n: number of tasks, 1..1000
--- then n groups of 5, for task i (base b = 1 + 5*(i-1)):
---   ARGV[b+1] id            '' = server-assigned (HINCRBY meta seq, decimal)
+-- then n groups of 5 (full form, #ARGV = 1 + 5n), for task i (base b = 1 + 5*(i-1)):
+--   ARGV[b+1] id            1..128 bytes; '' = server-assigned (HINCRBY meta seq, decimal)
 --   ARGV[b+2] payload       bytes (binary-safe)
 --   ARGV[b+3] delay_ms      integer ms, '0' = ready now
 --   ARGV[b+4] lease_ms      integer ms > 0, '' = queue default
 --   ARGV[b+5] max_attempts  integer > 0, '' = queue default
+-- or n groups of 2 (short form, #ARGV = 1 + 2n: ready now, queue defaults):
+--   ARGV[2i] id, ARGV[2i+1] payload
 -- Returns {1, id1, st1, id2, st2, ...}; st 1 = enqueued, 0 = duplicate id (nothing
 -- changed for that task). {-1, message} on invalid arguments (nothing changed).
 -- Cost: O(n) plus a constant number of commands (multi-element HSET/LPUSH/ZADD).
@@ -24,6 +26,9 @@ local pending, delayed, tasks, state, meta, signal =
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
+-- Encoding anchor (see lua/README.md): a field no task id can be, whose long value keeps
+-- `tasks` and `state` in hashtable encoding (O(1) per field instead of a listpack scan).
+local ANCHOR = '~relq anchor~' .. string.rep('~', 120)
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -54,22 +59,31 @@ end
 
 local n = int(ARGV[1], 1, 1000)
 if not n then return {-1, 'n must be an integer in 1..1000'} end
-if #ARGV ~= 1 + 5 * n then return {-1, 'expected 1 + 5*n arguments'} end
+-- w: arguments per task (5 = full form, 2 = short form).
+local w = 5
+if #ARGV == 1 + 2 * n then w = 2
+elseif #ARGV ~= 1 + 5 * n then return {-1, 'expected 1 + 5*n or 1 + 2*n arguments'} end
 
 -- Validate everything before writing anything.
 local delays, server = {}, 0
 for i = 1, n do
-  local b = 1 + 5 * (i - 1)
-  local d = int(ARGV[b + 3], 0, MAX_MS)
-  if not d then return {-1, 'task ' .. i .. ': delay_ms must be an integer in 0..' .. MAX_MS} end
-  delays[i] = d
-  local l, m = ARGV[b + 4], ARGV[b + 5]
-  if l ~= '' and not int(l, 1, MAX_MS) then
-    return {-1, 'task ' .. i .. ': lease_ms must be empty or an integer in 1..' .. MAX_MS}
+  local b = 1 + w * (i - 1)
+  if w == 5 then
+    local d = ARGV[b + 3]
+    if d == '0' then d = 0 else d = int(d, 0, MAX_MS) end
+    if not d then return {-1, 'task ' .. i .. ': delay_ms must be an integer in 0..' .. MAX_MS} end
+    delays[i] = d
+    local l, m = ARGV[b + 4], ARGV[b + 5]
+    if l ~= '' and not int(l, 1, MAX_MS) then
+      return {-1, 'task ' .. i .. ': lease_ms must be empty or an integer in 1..' .. MAX_MS}
+    end
+    if m ~= '' and not int(m, 1, MAX_ATTEMPTS) then
+      return {-1, 'task ' .. i .. ': max_attempts must be empty or an integer in 1..' .. MAX_ATTEMPTS}
+    end
+  else
+    delays[i] = 0
   end
-  if m ~= '' and not int(m, 1, MAX_ATTEMPTS) then
-    return {-1, 'task ' .. i .. ': max_attempts must be empty or an integer in 1..' .. MAX_ATTEMPTS}
-  end
+  if #ARGV[b + 1] > 128 then return {-1, 'task ' .. i .. ': id must be at most 128 bytes'} end
   if ARGV[b + 1] == '' then server = server + 1 end
 end
 
@@ -82,7 +96,7 @@ local ids = {}
 local nextId = 0
 if server > 0 then nextId = rcall('HINCRBY', meta, 'seq', server) - server + 1 end
 for i = 1, n do
-  local id = ARGV[2 + 5 * (i - 1)]
+  local id = ARGV[2 + w * (i - 1)]
   if id == '' then id = string.format('%d', nextId); nextId = nextId + 1 end
   ids[i] = id
 end
@@ -97,10 +111,10 @@ end
 
 local out = {1}
 local seen = {}
-local hset, lpush, zadd, st = {}, {}, {}, {}
+local hset, lpush, zadd, st = {'', ANCHOR}, {}, {}, {'', ANCHOR}
 local ready, inserted = 0, 0
 for i = 1, n do
-  local b = 1 + 5 * (i - 1)
+  local b = 1 + w * (i - 1)
   local id = ids[i]
   local ok = not exists[i] and not seen[id]
   if not ok and ARGV[b + 1] == '' then
@@ -120,10 +134,11 @@ for i = 1, n do
     if delays[i] == 0 then
       lpush[#lpush + 1] = id
     else
-      zadd[#zadd + 1] = now + delays[i]
+      zadd[#zadd + 1] = string.format('%d', now + delays[i])
       zadd[#zadd + 1] = id
     end
-    local l, m = ARGV[b + 4], ARGV[b + 5]
+    local l, m = '', ''
+    if w == 5 then l, m = ARGV[b + 4], ARGV[b + 5] end
     if l ~= '' or m ~= '' then
       st[#st + 1] = id
       st[#st + 1] = '0::' .. m .. ':' .. l
@@ -136,7 +151,7 @@ end
 
 if inserted > 0 then
   chunked('HSET', tasks, hset, 1000)
-  if #st > 0 then chunked('HSET', state, st, 1000) end
+  if #st > 2 then chunked('HSET', state, st, 1000) end
   if #zadd > 0 then chunked('ZADD', delayed, zadd, 1000) end
   if #lpush > 0 then
     -- n <= 1000, so one LPUSH (<= 1000 elements) suffices.

@@ -35,7 +35,7 @@ if #ARGV ~= 1 + 2 * n then return {-1, 'expected 1 + 2*n arguments'} end
 local ids = {}
 for i = 1, n do
   ids[i] = ARGV[2 * i]
-  if ARGV[2 * i + 1] == '' then return {-1, 'pair ' .. i .. ': empty token'} end
+  if ids[i] == '' or ARGV[2 * i + 1] == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
 end
 local states = rcall('HMGET', state, unpack(ids))
 
@@ -61,7 +61,7 @@ if m > 0 then
   -- every script), so ZREM cannot miss.
   local wbefore
   local wlimit = tonumber(rcall('HGET', meta, 'working_limit'))
-  if wlimit then wbefore = rcall('ZCARD', working) end
+  if wlimit then wbefore = rcall('ZCOUNT', working, '-inf', '(inf') end
   rcall('ZREM', working, unpack(done))
   rcall('HDEL', tasks, unpack(done))
   rcall('HDEL', state, unpack(done))

@@ -43,7 +43,7 @@ local function num(v, default) return tonumber(v) or default end
 return {1,
   'pending', rcall('LLEN', pending),
   'delayed', rcall('ZCARD', delayed),
-  'working', rcall('ZCARD', working),
+  'working', rcall('ZCOUNT', working, '-inf', '(inf'), -- not the +inf encoding anchor
   'dead', rcall('ZCARD', dead),
   'enqueued', num(m[1], 0),
   'dequeued', num(m[2], 0),

@@ -97,19 +97,21 @@ extension ScriptContext {
         let now = ServerTime(millisecondsSince1970: try elements.int(1, script))
         switch status {
         case 1:
-            let count = (elements.count - 2) / 6
+            // 5 values per task: id, stored value (header + payload), attempt, token, deadline.
+            let count = (elements.count - 2) / 5
             var deliveries: [Delivery] = []
             deliveries.reserveCapacity(count)
             for index in 0..<count {
-                let base = 2 + 6 * index
+                let base = 2 + 5 * index
+                let value = try elements.taskValue(base + 1, script)
                 deliveries.append(Delivery(
                     id: try elements.string(base, script),
-                    payload: try elements.bytes(base + 1, script),
+                    payload: value.payload,
                     attempt: Int(try elements.int(base + 2, script)),
                     lease: Lease(
                         token: try elements.int(base + 3, script),
                         deadline: ServerTime(millisecondsSince1970: try elements.int(base + 4, script))),
-                    enqueuedAt: ServerTime(millisecondsSince1970: try elements.int(base + 5, script)),
+                    enqueuedAt: ServerTime(millisecondsSince1970: value.enqueuedMilliseconds),
                     deliveredAt: now))
             }
             metrics.dequeued(deliveries)

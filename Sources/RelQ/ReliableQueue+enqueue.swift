@@ -89,6 +89,9 @@ extension ReliableQueue {
         let delay: String
         let lease: String
         let maxAttempts: String
+
+        /// Ready now with the queue's defaults: sent in the script's short form.
+        var isPlain: Bool { delay == "0" && lease.isEmpty && maxAttempts.isEmpty }
     }
 }
 
@@ -98,11 +101,16 @@ extension ScriptContext {
         let count = tasks.count
         var capacity = 16
         for task in tasks { capacity += task.payload.count + 64 }
-        let elements = try await call(bound, taskID: count == 1 && !tasks[0].id.isEmpty ? tasks[0].id : nil, argumentCount: 1 + 5 * count, capacity: capacity) { writer in
+        // The short form (id, payload) when no task has a delay or an override: fewer arguments
+        // for Redis to parse and for Lua to intern (see lua/enqueue.lua).
+        let short = tasks.allSatisfy(\.isPlain)
+        let perTask = short ? 2 : 5
+        let elements = try await call(bound, taskID: count == 1 && !tasks[0].id.isEmpty ? tasks[0].id : nil, argumentCount: 1 + perTask * count, capacity: capacity) { writer in
             writer.append(count)
             for task in tasks {
                 writer.append(task.id)
                 writer.append(task.payload)
+                if short { continue }
                 writer.append(task.delay)
                 writer.append(task.lease)
                 writer.append(task.maxAttempts)

@@ -43,4 +43,65 @@ struct QueueInteropTests {
             #expect(try await queue.requeue(delivery) == .deadLettered)
         }
     }
+
+    /// The short form (id, payload per task) as another client would send it; ids over 128 bytes
+    /// are refused with nothing written.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-cli")))
+    func redisCLIShortFormAndIDLimit() async throws {
+        try await withSharedQueue { queue, server in
+            let source = try String(contentsOf: Self.root.appendingPathComponent("lua/enqueue.lua"), encoding: .utf8)
+            let sha = try await redisCLI(server.port, ["SCRIPT", "LOAD", source])
+            let keys = QueueKeys(queue: queue.name).keys(for: LuaScripts.enqueue)
+            let tooLong = String(repeating: "x", count: 129)
+            let refused = try await redisCLI(server.port, ["EVALSHA", sha, "6"] + keys + ["2", "ok", "a", tooLong, "b"])
+            #expect(refused.hasPrefix("-1") && refused.contains("at most 128 bytes"), "\(refused)")
+            #expect(try await queue.stats().pending == 0)
+
+            let reply = try await redisCLI(server.port, ["EVALSHA", sha, "6"] + keys + ["2", "short-1", "first", "", "second"])
+            let lines = reply.split(separator: "\n").map(String.init)
+            #expect(lines.count == 5 && lines[0] == "1" && lines[1] == "short-1" && lines[2] == "1" && lines[4] == "1", "\(lines)")
+            // A wrong argument count for both forms is refused.
+            let odd = try await redisCLI(server.port, ["EVALSHA", sha, "6"] + keys + ["2", "x", "y", "z"])
+            #expect(odd.hasPrefix("-1"), "\(odd)")
+            let deliveries = try await queue.dequeue(max: 5).deliveries
+            #expect(deliveries.map(\.payloadText) == ["first", "second"])
+            #expect(deliveries.first?.id == "short-1" && deliveries.allSatisfy { $0.attempt == 1 })
+        }
+    }
+
+    /// The encoding anchors (an empty field in `tasks` and `state`, a +inf member in `working`) keep
+    /// small queues in hashed encodings and are never seen as tasks: not counted, delivered, swept
+    /// or left behind by `deleteQueue`.
+    @Test func encodingAnchorsAreInvisible() async throws {
+        try await withSharedQueue(configuration: .init(leaseTimeout: .milliseconds(50))) { queue, server in
+            let prefix = "relq:{\(queue.name)}:"
+            for index in 0..<3 { try await queue.enqueue(text: "t\(index)") }
+            let first = try await queue.dequeue(max: 2).deliveries
+            #expect(first.count == 2)
+            #expect(try server.command("OBJECT", "ENCODING", prefix + "working").string == "skiplist")
+            #expect(try server.command("OBJECT", "ENCODING", prefix + "state").string == "hashtable")
+            #expect(try server.command("OBJECT", "ENCODING", prefix + "tasks").string == "hashtable")
+            var stats = try await queue.stats()
+            #expect(stats.pending == 1 && stats.working == 2)
+
+            try await Task.sleep(for: .milliseconds(120))
+            let swept = try await queue.sweep()
+            #expect(swept.recovered == 2)
+            stats = try await queue.stats()
+            #expect(stats.pending == 3 && stats.working == 0)
+
+            let all = try await queue.dequeue(max: 10).deliveries
+            #expect(Set(all.map(\.payloadText)) == ["t0", "t1", "t2"])
+            #expect(try await queue.release(all).allSatisfy { $0 == .released })
+            try await Task.sleep(for: .milliseconds(120))
+            #expect(try await queue.sweep().recovered == 0)
+            stats = try await queue.stats()
+            #expect(stats.pending == 0 && stats.working == 0 && stats.delayed == 0 && stats.dead == 0)
+            #expect(try await queue.dequeueOne() == nil)
+
+            try await queue.deleteQueue()
+            let left = try server.command("EXISTS", prefix + "working", prefix + "state", prefix + "tasks").int
+            #expect(left == 0)
+        }
+    }
 }

@@ -252,7 +252,7 @@ return {1, n, rcall('ZCARD', dead)}
 
     static let dequeue = LuaScript(
         name: "dequeue",
-        sha1: "42b4b5d08929ddff0446e1cc2f417d0e7d6c2e10",
+        sha1: "25d571e632a1c16e2e542d39e9362d846fb902f6",
         keys: ["pending", "delayed", "working", "tasks", "state", "meta", "rate", "signal"],
         readOnly: false,
         source: #"""
@@ -272,8 +272,9 @@ return {1, n, rcall('ZCARD', dead)}
 -- ARGV[2] default_lease_ms      integer ms > 0, used when the task has no override
 -- ARGV[3] default_max_attempts  integer > 0, used when the task has no override
 -- Returns (now = server time in ms):
---   {1, now, id, payload, attempt, token, deadline_ms, enqueued_ms, id, ...}
---       6 values per task; payload without the header; token = integer lease token
+--   {1, now, id, value, attempt, token, deadline_ms, id, ...}
+--       5 values per task; value = the stored task value (7-byte header with the
+--       enqueue time, then the payload: see tasks); token = integer lease token
 --   {2, now, next_due_in_ms}   nothing ready; ms until the earliest delayed task
 --                              is due, or -1 when there is none
 --   {3, now}                   queue paused
@@ -290,6 +291,9 @@ local pending, delayed, working, tasks, state, meta, rate, signal =
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
+-- Encoding anchors (see lua/README.md): never a task; they keep `working` a skiplist and
+-- `state` a hashtable, so each delivery costs O(log n) / O(1) instead of a listpack scan.
+local ANCHOR = '~relq anchor~' .. string.rep('~', 120)
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -329,7 +333,7 @@ end
 local k = max
 local wlimit = tonumber(cfg[2])
 if wlimit then
-  local wcount = rcall('ZCARD', working)
+  local wcount = rcall('ZCOUNT', working, '-inf', '(inf')
   if wlimit - wcount < k then k = wlimit - wcount end
   if k <= 0 then return {4, now, wcount, wlimit} end
 end
@@ -373,35 +377,36 @@ end
 local out = {1, now}
 if m > 0 then
   local base = rcall('HINCRBY', meta, 'dequeued', m) - m
-  local zadd, hset = {}, {}
+  local zadd, hset = {'inf', ANCHOR}, {'', ANCHOR}
+  -- Tasks without a state entry (first delivery, no overrides: the common case) share
+  -- these strings, formatted once per call (a number argument costs a conversion each).
+  local defSuffix = ':' .. ARGV[3] .. ':' .. ARGV[2]
+  local defDeadline = now + defLease
+  local defDeadlineText = string.format('%d', defDeadline)
   for j = 1, m do
     local i = live[j]
     local id, body = ids[i], bodies[i]
-    local attempts, maxA, lease = 0, '', ''
+    local attempts, suffix, deadline, deadlineText = 1, defSuffix, defDeadline, defDeadlineText
     if states[i] then
       local a, _, ma, l = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
-      attempts = tonumber(a) or 0
-      maxA, lease = ma or '', l or ''
+      attempts = (tonumber(a) or 0) + 1
+      if not ma or ma == '' then ma = ARGV[3] end
+      if not l or l == '' then l = ARGV[2] end
+      suffix = ':' .. ma .. ':' .. l
+      deadline = now + tonumber(l)
+      deadlineText = string.format('%d', deadline)
     end
-    if maxA == '' then maxA = ARGV[3] end
-    local leaseMs = tonumber(lease) or defLease
-    if lease == '' then lease = ARGV[2] end
-    attempts = attempts + 1
     local token = base + j
-    local deadline = now + leaseMs
-    zadd[#zadd + 1] = deadline
-    zadd[#zadd + 1] = id
-    hset[#hset + 1] = id
-    hset[#hset + 1] = string.format('%d:%d:', attempts, token) .. maxA .. ':' .. lease
-    local a1, a2, a3, a4, a5, a6 = string.byte(body, 2, 7)
-    local enq = ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6
-    local n = #out
+    zadd[2 * j + 1] = deadlineText
+    zadd[2 * j + 2] = id
+    hset[2 * j + 1] = id
+    hset[2 * j + 2] = attempts .. ':' .. string.format('%d', token) .. suffix
+    local n = 5 * j - 3
     out[n + 1] = id
-    out[n + 2] = string.sub(body, 8)
+    out[n + 2] = body
     out[n + 3] = attempts
     out[n + 4] = token
     out[n + 5] = deadline
-    out[n + 6] = enq
   end
   chunked('ZADD', working, zadd, 1000)
   chunked('HSET', state, hset, 1000)
@@ -426,7 +431,7 @@ return out
 
     static let enqueue = LuaScript(
         name: "enqueue",
-        sha1: "a68d89a7551c35fa83f531b78c926dbdbf366444",
+        sha1: "fea8cbe6f24d2079e9e389f186a1cd7b37d3f7c4",
         keys: ["pending", "delayed", "tasks", "state", "meta", "signal"],
         readOnly: false,
         source: #"""
@@ -440,12 +445,14 @@ return out
 --   KEYS[5] meta     HASH  counters (seq, enqueued) and settings
 --   KEYS[6] signal   LIST  wake-up token for blocked consumers (at most one element)
 -- ARGV[1]  n: number of tasks, 1..1000
--- then n groups of 5, for task i (base b = 1 + 5*(i-1)):
---   ARGV[b+1] id            '' = server-assigned (HINCRBY meta seq, decimal)
+-- then n groups of 5 (full form, #ARGV = 1 + 5n), for task i (base b = 1 + 5*(i-1)):
+--   ARGV[b+1] id            1..128 bytes; '' = server-assigned (HINCRBY meta seq, decimal)
 --   ARGV[b+2] payload       bytes (binary-safe)
 --   ARGV[b+3] delay_ms      integer ms, '0' = ready now
 --   ARGV[b+4] lease_ms      integer ms > 0, '' = queue default
 --   ARGV[b+5] max_attempts  integer > 0, '' = queue default
+-- or n groups of 2 (short form, #ARGV = 1 + 2n: ready now, queue defaults):
+--   ARGV[2i] id, ARGV[2i+1] payload
 -- Returns {1, id1, st1, id2, st2, ...}; st 1 = enqueued, 0 = duplicate id (nothing
 -- changed for that task). {-1, message} on invalid arguments (nothing changed).
 -- Cost: O(n) plus a constant number of commands (multi-element HSET/LPUSH/ZADD).
@@ -456,6 +463,9 @@ local pending, delayed, tasks, state, meta, signal =
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
+-- Encoding anchor (see lua/README.md): a field no task id can be, whose long value keeps
+-- `tasks` and `state` in hashtable encoding (O(1) per field instead of a listpack scan).
+local ANCHOR = '~relq anchor~' .. string.rep('~', 120)
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -486,22 +496,31 @@ end
 
 local n = int(ARGV[1], 1, 1000)
 if not n then return {-1, 'n must be an integer in 1..1000'} end
-if #ARGV ~= 1 + 5 * n then return {-1, 'expected 1 + 5*n arguments'} end
+-- w: arguments per task (5 = full form, 2 = short form).
+local w = 5
+if #ARGV == 1 + 2 * n then w = 2
+elseif #ARGV ~= 1 + 5 * n then return {-1, 'expected 1 + 5*n or 1 + 2*n arguments'} end
 
 -- Validate everything before writing anything.
 local delays, server = {}, 0
 for i = 1, n do
-  local b = 1 + 5 * (i - 1)
-  local d = int(ARGV[b + 3], 0, MAX_MS)
-  if not d then return {-1, 'task ' .. i .. ': delay_ms must be an integer in 0..' .. MAX_MS} end
-  delays[i] = d
-  local l, m = ARGV[b + 4], ARGV[b + 5]
-  if l ~= '' and not int(l, 1, MAX_MS) then
-    return {-1, 'task ' .. i .. ': lease_ms must be empty or an integer in 1..' .. MAX_MS}
+  local b = 1 + w * (i - 1)
+  if w == 5 then
+    local d = ARGV[b + 3]
+    if d == '0' then d = 0 else d = int(d, 0, MAX_MS) end
+    if not d then return {-1, 'task ' .. i .. ': delay_ms must be an integer in 0..' .. MAX_MS} end
+    delays[i] = d
+    local l, m = ARGV[b + 4], ARGV[b + 5]
+    if l ~= '' and not int(l, 1, MAX_MS) then
+      return {-1, 'task ' .. i .. ': lease_ms must be empty or an integer in 1..' .. MAX_MS}
+    end
+    if m ~= '' and not int(m, 1, MAX_ATTEMPTS) then
+      return {-1, 'task ' .. i .. ': max_attempts must be empty or an integer in 1..' .. MAX_ATTEMPTS}
+    end
+  else
+    delays[i] = 0
   end
-  if m ~= '' and not int(m, 1, MAX_ATTEMPTS) then
-    return {-1, 'task ' .. i .. ': max_attempts must be empty or an integer in 1..' .. MAX_ATTEMPTS}
-  end
+  if #ARGV[b + 1] > 128 then return {-1, 'task ' .. i .. ': id must be at most 128 bytes'} end
   if ARGV[b + 1] == '' then server = server + 1 end
 end
 
@@ -514,7 +533,7 @@ local ids = {}
 local nextId = 0
 if server > 0 then nextId = rcall('HINCRBY', meta, 'seq', server) - server + 1 end
 for i = 1, n do
-  local id = ARGV[2 + 5 * (i - 1)]
+  local id = ARGV[2 + w * (i - 1)]
   if id == '' then id = string.format('%d', nextId); nextId = nextId + 1 end
   ids[i] = id
 end
@@ -529,10 +548,10 @@ end
 
 local out = {1}
 local seen = {}
-local hset, lpush, zadd, st = {}, {}, {}, {}
+local hset, lpush, zadd, st = {'', ANCHOR}, {}, {}, {'', ANCHOR}
 local ready, inserted = 0, 0
 for i = 1, n do
-  local b = 1 + 5 * (i - 1)
+  local b = 1 + w * (i - 1)
   local id = ids[i]
   local ok = not exists[i] and not seen[id]
   if not ok and ARGV[b + 1] == '' then
@@ -552,10 +571,11 @@ for i = 1, n do
     if delays[i] == 0 then
       lpush[#lpush + 1] = id
     else
-      zadd[#zadd + 1] = now + delays[i]
+      zadd[#zadd + 1] = string.format('%d', now + delays[i])
       zadd[#zadd + 1] = id
     end
-    local l, m = ARGV[b + 4], ARGV[b + 5]
+    local l, m = '', ''
+    if w == 5 then l, m = ARGV[b + 4], ARGV[b + 5] end
     if l ~= '' or m ~= '' then
       st[#st + 1] = id
       st[#st + 1] = '0::' .. m .. ':' .. l
@@ -568,7 +588,7 @@ end
 
 if inserted > 0 then
   chunked('HSET', tasks, hset, 1000)
-  if #st > 0 then chunked('HSET', state, st, 1000) end
+  if #st > 2 then chunked('HSET', state, st, 1000) end
   if #zadd > 0 then chunked('ZADD', delayed, zadd, 1000) end
   if #lpush > 0 then
     -- n <= 1000, so one LPUSH (<= 1000 elements) suffices.
@@ -761,7 +781,7 @@ return out
 
     static let release = LuaScript(
         name: "release",
-        sha1: "503cec2ab5c20be6b451cdc46be8d176b9a74b30",
+        sha1: "ab9905824cd457d8a1d4f808fed992d64c2e5ba6",
         keys: ["pending", "working", "tasks", "state", "errors", "meta", "signal"],
         readOnly: false,
         source: #"""
@@ -802,7 +822,7 @@ if #ARGV ~= 1 + 2 * n then return {-1, 'expected 1 + 2*n arguments'} end
 local ids = {}
 for i = 1, n do
   ids[i] = ARGV[2 * i]
-  if ARGV[2 * i + 1] == '' then return {-1, 'pair ' .. i .. ': empty token'} end
+  if ids[i] == '' or ARGV[2 * i + 1] == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
 end
 local states = rcall('HMGET', state, unpack(ids))
 
@@ -828,7 +848,7 @@ if m > 0 then
   -- every script), so ZREM cannot miss.
   local wbefore
   local wlimit = tonumber(rcall('HGET', meta, 'working_limit'))
-  if wlimit then wbefore = rcall('ZCARD', working) end
+  if wlimit then wbefore = rcall('ZCOUNT', working, '-inf', '(inf') end
   rcall('ZREM', working, unpack(done))
   rcall('HDEL', tasks, unpack(done))
   rcall('HDEL', state, unpack(done))
@@ -1010,7 +1030,7 @@ return {1}
 
     static let stats = LuaScript(
         name: "stats",
-        sha1: "5793598b2ac53c5797e83137e62505e9b48ed988",
+        sha1: "a3654f990bff48722b40d0aed4f06378d560e3db",
         keys: ["pending", "delayed", "working", "dead", "tasks", "meta", "rate"],
         readOnly: true,
         source: #"""
@@ -1059,7 +1079,7 @@ local function num(v, default) return tonumber(v) or default end
 return {1,
   'pending', rcall('LLEN', pending),
   'delayed', rcall('ZCARD', delayed),
-  'working', rcall('ZCARD', working),
+  'working', rcall('ZCOUNT', working, '-inf', '(inf'), -- not the +inf encoding anchor
   'dead', rcall('ZCARD', dead),
   'enqueued', num(m[1], 0),
   'dequeued', num(m[2], 0),

@@ -62,4 +62,16 @@ extension Array where Element == RedisReply {
         }
         return value
     }
+
+    /// The stored task value at `index` (lua/README.md, "Task value": format byte 1, enqueue time
+    /// in ms as 48-bit big-endian, payload) split into payload and enqueue time.
+    func taskValue(_ index: Int, _ script: LuaScript) throws -> (payload: [UInt8], enqueuedMilliseconds: Int64) {
+        let value = try bytes(index, script)
+        guard value.count >= 7, value[0] == 1 else {
+            throw ReliableQueueError(.scriptFailed, "script \(script.name) returned a task value of unknown format at position \(index + 1)")
+        }
+        var milliseconds: Int64 = 0
+        for offset in 1...6 { milliseconds = milliseconds << 8 | Int64(value[offset]) }
+        return ([UInt8](value[7...]), milliseconds)
+    }
 }

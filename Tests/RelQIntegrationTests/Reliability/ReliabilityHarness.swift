@@ -72,10 +72,11 @@ enum Harness {
         return seconds * 1000 + micros / 1000
     }
 
-    /// All task ids stored in a queue (`HKEYS relq:{q}:tasks`), read around the library.
+    /// All task ids stored in a queue (`HKEYS relq:{q}:tasks`, without the encoding anchor, the
+    /// empty field), read around the library.
     static func storedIDs(_ server: RedisServer, queue: String) throws -> Set<String> {
         let reply = try server.command("HKEYS", "relq:{\(queue)}:tasks", timeout: .seconds(10))
-        return Set((reply.array ?? []).compactMap(\.string))
+        return Set((reply.array ?? []).compactMap(\.string).filter { !$0.isEmpty })
     }
 
     /// A fresh temporary directory for logs.

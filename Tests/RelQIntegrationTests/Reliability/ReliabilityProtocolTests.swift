@@ -88,7 +88,7 @@ struct ReliabilityProtocolTests {
         ])
     }
 
-    /// Scenario 6: working limit 5 under 20 concurrent consumers; `ZCARD working` sampled every ~5 ms
+    /// Scenario 6: working limit 5 under 20 concurrent consumers; `ZCOUNT working -inf (inf` (leases, not the anchor) sampled every ~5 ms
     /// (RawRedis, around the library) never exceeds it.
     @Test(.timeLimit(.minutes(1)))
     func workingLimitHoldsUnderConcurrency() async throws {
@@ -110,7 +110,7 @@ struct ReliabilityProtocolTests {
             var samples = 0
             var maximum = 0
             while !stop.isStopped {
-                if let count = try? RawRedis.command(port: port, args: ["ZCARD", "relq:{limit}:working"]).int {
+                if let count = try? RawRedis.command(port: port, args: ["ZCOUNT", "relq:{limit}:working", "-inf", "(inf"]).int {
                     samples += 1
                     maximum = max(maximum, count)
                 }
