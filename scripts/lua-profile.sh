@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# lua-profile.sh — instructions per task that redis-server spends in enqueue, dequeue and
+# release, counted by valgrind's callgrind: deterministic for the same binary and inputs,
+# whatever else the (shared, noisy) machine is doing. Use it to compare script versions.
+#
+#   scripts/lua-profile.sh [BATCH] [CALLS] [HELD]
+#     BATCH  tasks per script call (default 100)
+#     CALLS  calls of each script (default 20)
+#     HELD   leases held during the run, as a busy queue has (default 0)
+#   LUA_DIR=dir   scripts to profile (default lua/; e.g. an older version extracted with git show)
+#   FULL=1        enqueue in the full form (5 arguments per task) instead of the short form
+#
+# Starts its own redis-server under valgrind (hz 1, so little background work is counted) on a
+# free port and removes it afterwards. Needs valgrind, redis-server and redis-cli.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BATCH=${1:-100}; CALLS=${2:-20}; HELD=${3:-0}
+LUA_DIR=${LUA_DIR:-$ROOT/lua}
+for tool in valgrind callgrind_control redis-server redis-cli; do
+  command -v "$tool" > /dev/null || { echo "lua-profile: $tool not found" >&2; exit 2; }
+done
+
+DIR=$(mktemp -d)
+PORT=$(( 20000 + RANDOM % 20000 ))
+valgrind --tool=callgrind --callgrind-out-file="$DIR/cg.out" \
+  redis-server --port "$PORT" --save '' --appendonly no --hz 1 --dir "$DIR" > "$DIR/valgrind.log" 2>&1 &
+VG=$!
+trap 'kill "$VG" 2> /dev/null; wait "$VG" 2> /dev/null; rm -rf "$DIR"' EXIT
+R=(redis-cli -p "$PORT")
+for _ in $(seq 1 300); do "${R[@]}" PING 2> /dev/null | grep -q PONG && break; sleep 0.1; done
+"${R[@]}" PING | grep -q PONG || { echo "lua-profile: redis-server under valgrind did not start" >&2; exit 1; }
+
+declare -A SHA KEYS
+for name in enqueue dequeue release; do
+  SHA[$name]=$("${R[@]}" -x SCRIPT LOAD < "$LUA_DIR/$name.lua")
+  KEYS[$name]=$(sed -n 's/^-- KEYS: //p' "$LUA_DIR/$name.lua")
+done
+keysof() { local p; for p in ${KEYS[$1]}; do printf 'relq:{profile}:%s\n' "$p"; done; }
+mapfile -t KE < <(keysof enqueue); mapfile -t KD < <(keysof dequeue); mapfile -t KR < <(keysof release)
+resp() { printf '*%d\r\n' $#; local a; for a; do printf '$%d\r\n%s\r\n' ${#a} "$a"; done; }
+PAY=$(printf 'x%.0s' $(seq 100))
+enqueue_cmd() { # enqueue_cmd N: N server-id tasks with a 100-byte payload
+  local args=() i
+  for i in $(seq 1 "$1"); do
+    if [[ -n ${FULL:-} ]]; then args+=('' "$PAY" 0 '' ''); else args+=('' "$PAY"); fi
+  done
+  resp EVALSHA "${SHA[enqueue]}" "${#KE[@]}" "${KE[@]}" "$1" "${args[@]}"
+}
+
+# Held leases first: ids and tokens 1..HELD (a fresh queue numbers both from 1).
+if (( HELD > 0 )); then
+  { enqueue_cmd "$HELD"; resp EVALSHA "${SHA[dequeue]}" "${#KD[@]}" "${KD[@]}" "$HELD" 3600000 5; } |
+    "${R[@]}" --pipe > /dev/null
+fi
+# The measured calls, generated before measuring; task k of the run has id = token = HELD + k.
+for c in $(seq 1 "$CALLS"); do enqueue_cmd "$BATCH"; done > "$DIR/e"
+for c in $(seq 1 "$CALLS"); do resp EVALSHA "${SHA[dequeue]}" "${#KD[@]}" "${KD[@]}" "$BATCH" 30000 5; done > "$DIR/d"
+for c in $(seq 0 $((CALLS - 1))); do
+  args=(); for i in $(seq 1 "$BATCH"); do k=$((HELD + c * BATCH + i)); args+=("$k" "$k"); done
+  resp EVALSHA "${SHA[release]}" "${#KR[@]}" "${KR[@]}" "$BATCH" "${args[@]}"
+done > "$DIR/r"
+
+# instructions FILE: zero the counters, pipe FILE, dump, print the dump's total.
+instructions() {
+  callgrind_control -z "$VG" > /dev/null 2>&1
+  "${R[@]}" --pipe < "$1" > /dev/null
+  callgrind_control -d "$VG" > /dev/null 2>&1
+  local dump; dump=$(ls -t "$DIR"/cg.out.* | head -1)
+  awk '/^(summary|totals):/ { print $2; exit }' "$dump"
+}
+ie=$(instructions "$DIR/e"); id=$(instructions "$DIR/d"); ir=$(instructions "$DIR/r")
+released=$("${R[@]}" HGET 'relq:{profile}:meta' released)
+[[ "$released" == $((BATCH * CALLS)) ]] || { echo "lua-profile: released ${released:-0} of $((BATCH * CALLS)) tasks" >&2; exit 1; }
+awk -v n=$((BATCH * CALLS)) -v b="$BATCH" -v h="$HELD" -v e="$ie" -v d="$id" -v r="$ir" 'BEGIN {
+  printf "instructions per task, batch %d, %d leases held: enqueue %.1fk, dequeue %.1fk, release %.1fk; cycle %.1fk\n",
+    b, h, e / n / 1000, d / n / 1000, r / n / 1000, (e + d + r) / n / 1000 }'
