@@ -37,16 +37,14 @@ callq() {
   local q=$1 name=$2; shift 2
   local keys=() p
   for p in ${KEYSOF[$name]}; do keys+=("relq:{$q}:$p"); done
-  "${R[@]}" EVALSHA "${SHA[$name]}" "${#keys[@]}" "${keys[@]}" "$@"
+  # shellcheck disable=SC2086  # CLI_FLAGS: optional redis-cli flags (calld)
+  "${R[@]}" ${CLI_FLAGS:-} EVALSHA "${SHA[$name]}" "${#keys[@]}" "${keys[@]}" "$@"
 }
 call() { callq "$Q" "$@"; }
 # calld SCRIPT ARGS...: like call, for replies holding binary task values (dequeue returns the
 # stored value, whose 7-byte header may contain a newline): redis-cli quotes and escapes them.
 calld() {
-  local keys=() p name=$1; shift
-  for p in ${KEYSOF[$name]}; do keys+=("relq:{$Q}:$p"); done
-  "${R[@]}" --no-raw EVALSHA "${SHA[$name]}" "${#keys[@]}" "${keys[@]}" "$@" |
-    sed -E 's/^ *[0-9]+\) //; s/^\(integer\) //; s/^"(.*)"$/\1/'
+  CLI_FLAGS=--no-raw callq "$Q" "$@" | sed -E 's/^ *[0-9]+\) //; s/^\(integer\) //; s/^"(.*)"$/\1/'
 }
 line() { tr '\n' ' ' | sed 's/ $//'; }
 

@@ -82,14 +82,7 @@ final class RedisConnection: TaskExecutor, @unchecked Sendable {
                 return
             }
             queue.append(Request(command: command, continuation: continuation))
-            queuedHint.add(1, ordering: .releasing)
-            let wake = threadSleeping
-            if !threadStarted {
-                threadStarted = true
-                startThread()
-            }
-            lock.unlock()
-            if wake { lock.signal() }
+            announceQueuedWorkAndUnlock()
         }
     }
 
@@ -104,6 +97,19 @@ final class RedisConnection: TaskExecutor, @unchecked Sendable {
         isShutdown = true
         lock.unlock()
         lock.signal()
+    }
+
+    /// After appending a request or job under `lock`: counts it, starts the I/O thread on first
+    /// use, releases `lock` and wakes the thread if it sleeps. Call with `lock` held.
+    private func announceQueuedWorkAndUnlock() {
+        queuedHint.add(1, ordering: .releasing)
+        let wake = threadSleeping
+        if !threadStarted {
+            threadStarted = true
+            startThread()
+        }
+        lock.unlock()
+        if wake { lock.signal() }
     }
 
     private func startThread() {
@@ -126,14 +132,7 @@ final class RedisConnection: TaskExecutor, @unchecked Sendable {
             return
         }
         jobs.append(UnownedJob(job))
-        queuedHint.add(1, ordering: .releasing)
-        let wake = threadSleeping
-        if !threadStarted {
-            threadStarted = true
-            startThread()
-        }
-        lock.unlock()
-        if wake { lock.signal() }
+        announceQueuedWorkAndUnlock()
     }
 
     // MARK: - I/O thread
