@@ -35,7 +35,9 @@ local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
 -- Encoding anchors (see lua/README.md): never a task; they keep `working` a skiplist and
 -- `state` a hashtable, so each delivery costs O(log n) / O(1) instead of a listpack scan.
-local ANCHOR = '~relq anchor~' .. string.rep('~', 120)
+-- '~relq anchor~' then 120 '~' (a literal: building it with string.rep cost every call)
+local ANCHOR =
+  '~relq anchor~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -65,7 +67,9 @@ local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_
 if cfg[1] == '1' then return {3, now} end
 
 -- Promote due delayed tasks, in due order (the earliest due is taken first).
-local due = rcall('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
+-- Arguments to redis.call are passed as strings: Redis formats a Lua number with %.17g,
+-- several times the cost of Lua's integer format.
+local due = rcall('ZRANGEBYSCORE', delayed, '-inf', string.format('%d', now), 'LIMIT', '0', '1000')
 local promoted = #due
 if promoted > 0 then
   rcall('ZREM', delayed, unpack(due))
@@ -94,7 +98,7 @@ if rlimit then
   end
 end
 
-local ids = rcall('RPOP', pending, k)
+local ids = rcall('RPOP', pending, k == max and ARGV[1] or string.format('%d', k))
 if not ids then
   -- Nothing ready: tell the caller how long until the earliest delayed task.
   local first = rcall('ZRANGE', delayed, 0, 0, 'WITHSCORES')
@@ -118,7 +122,7 @@ end
 
 local out = {1, now}
 if m > 0 then
-  local base = rcall('HINCRBY', meta, 'dequeued', m) - m
+  local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
   local zadd, hset = {'inf', ANCHOR}, {'', ANCHOR}
   -- Tasks without a state entry (first delivery, no overrides: the common case) share
   -- these strings, formatted once per call (a number argument costs a conversion each).
@@ -128,10 +132,11 @@ if m > 0 then
   for j = 1, m do
     local i = live[j]
     local id, body = ids[i], bodies[i]
-    local attempts, suffix, deadline, deadlineText = 1, defSuffix, defDeadline, defDeadlineText
+    local attempts, prefix, suffix, deadline, deadlineText = 1, '1:', defSuffix, defDeadline, defDeadlineText
     if states[i] then
       local a, _, ma, l = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
       attempts = (tonumber(a) or 0) + 1
+      prefix = string.format('%d:', attempts)
       if not ma or ma == '' then ma = ARGV[3] end
       if not l or l == '' then l = ARGV[2] end
       suffix = ':' .. ma .. ':' .. l
@@ -142,7 +147,7 @@ if m > 0 then
     zadd[2 * j + 1] = deadlineText
     zadd[2 * j + 2] = id
     hset[2 * j + 1] = id
-    hset[2 * j + 2] = attempts .. ':' .. string.format('%d', token) .. suffix
+    hset[2 * j + 2] = prefix .. string.format('%d', token) .. suffix
     local n = 5 * j - 3
     out[n + 1] = id
     out[n + 2] = body
@@ -161,7 +166,7 @@ end
 
 -- Chain-wake: more ready work remains (or was just promoted) for another waiter.
 if (popped == k and rcall('LLEN', pending) > 0) and rcall('LLEN', signal) == 0 then
-  rcall('RPUSH', signal, 1)
+  rcall('RPUSH', signal, '1')
 end
 if m == 0 then
   return {2, now, -1}

@@ -28,7 +28,9 @@ local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
 -- Encoding anchor (see lua/README.md): a field no task id can be, whose long value keeps
 -- `tasks` and `state` in hashtable encoding (O(1) per field instead of a listpack scan).
-local ANCHOR = '~relq anchor~' .. string.rep('~', 120)
+-- '~relq anchor~' then 120 '~' (a literal: building it with string.rep cost every call)
+local ANCHOR =
+  '~relq anchor~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -94,7 +96,10 @@ local hdr = header(now)
 -- Candidate ids: caller ids as given, server ids from one HINCRBY.
 local ids = {}
 local nextId = 0
-if server > 0 then nextId = rcall('HINCRBY', meta, 'seq', server) - server + 1 end
+-- (Arguments to redis.call are passed as strings: Redis formats a Lua number with %.17g.)
+if server > 0 then
+  nextId = rcall('HINCRBY', meta, 'seq', server == n and ARGV[1] or string.format('%d', server)) - server + 1
+end
 for i = 1, n do
   local id = ARGV[2 + w * (i - 1)]
   if id == '' then id = string.format('%d', nextId); nextId = nextId + 1 end
@@ -157,8 +162,8 @@ if inserted > 0 then
     -- n <= 1000, so one LPUSH (<= 1000 elements) suffices.
     local len = rcall('LPUSH', pending, unpack(lpush))
     -- pending was empty: wake a sleeping consumer.
-    if len == #lpush and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+    if len == #lpush and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, '1') end
   end
-  rcall('HINCRBY', meta, 'enqueued', inserted)
+  rcall('HINCRBY', meta, 'enqueued', inserted == n and ARGV[1] or string.format('%d', inserted))
 end
 return out

@@ -66,11 +66,12 @@ if m > 0 then
   rcall('HDEL', tasks, unpack(done))
   rcall('HDEL', state, unpack(done))
   rcall('HDEL', errors, unpack(done))
-  rcall('HINCRBY', meta, 'released', m)
+  -- (a string argument: Redis formats a Lua number with %.17g)
+  rcall('HINCRBY', meta, 'released', m == n and ARGV[1] or string.format('%d', m))
   -- Consumers blocked by the working limit may proceed now.
   if wlimit and wbefore >= wlimit and rcall('LLEN', pending) > 0
       and rcall('LLEN', signal) == 0 then
-    rcall('RPUSH', signal, 1)
+    rcall('RPUSH', signal, '1')
   end
 end
 return out

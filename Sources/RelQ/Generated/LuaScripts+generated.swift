@@ -252,7 +252,7 @@ return {1, n, rcall('ZCARD', dead)}
 
     static let dequeue = LuaScript(
         name: "dequeue",
-        sha1: "25d571e632a1c16e2e542d39e9362d846fb902f6",
+        sha1: "defc4b5891bf1df810ec26d7d5d371fe60ceed0b",
         keys: ["pending", "delayed", "working", "tasks", "state", "meta", "rate", "signal"],
         readOnly: false,
         source: #"""
@@ -293,7 +293,9 @@ local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
 -- Encoding anchors (see lua/README.md): never a task; they keep `working` a skiplist and
 -- `state` a hashtable, so each delivery costs O(log n) / O(1) instead of a listpack scan.
-local ANCHOR = '~relq anchor~' .. string.rep('~', 120)
+-- '~relq anchor~' then 120 '~' (a literal: building it with string.rep cost every call)
+local ANCHOR =
+  '~relq anchor~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -323,7 +325,9 @@ local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_
 if cfg[1] == '1' then return {3, now} end
 
 -- Promote due delayed tasks, in due order (the earliest due is taken first).
-local due = rcall('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
+-- Arguments to redis.call are passed as strings: Redis formats a Lua number with %.17g,
+-- several times the cost of Lua's integer format.
+local due = rcall('ZRANGEBYSCORE', delayed, '-inf', string.format('%d', now), 'LIMIT', '0', '1000')
 local promoted = #due
 if promoted > 0 then
   rcall('ZREM', delayed, unpack(due))
@@ -352,7 +356,7 @@ if rlimit then
   end
 end
 
-local ids = rcall('RPOP', pending, k)
+local ids = rcall('RPOP', pending, k == max and ARGV[1] or string.format('%d', k))
 if not ids then
   -- Nothing ready: tell the caller how long until the earliest delayed task.
   local first = rcall('ZRANGE', delayed, 0, 0, 'WITHSCORES')
@@ -376,7 +380,7 @@ end
 
 local out = {1, now}
 if m > 0 then
-  local base = rcall('HINCRBY', meta, 'dequeued', m) - m
+  local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
   local zadd, hset = {'inf', ANCHOR}, {'', ANCHOR}
   -- Tasks without a state entry (first delivery, no overrides: the common case) share
   -- these strings, formatted once per call (a number argument costs a conversion each).
@@ -386,10 +390,11 @@ if m > 0 then
   for j = 1, m do
     local i = live[j]
     local id, body = ids[i], bodies[i]
-    local attempts, suffix, deadline, deadlineText = 1, defSuffix, defDeadline, defDeadlineText
+    local attempts, prefix, suffix, deadline, deadlineText = 1, '1:', defSuffix, defDeadline, defDeadlineText
     if states[i] then
       local a, _, ma, l = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
       attempts = (tonumber(a) or 0) + 1
+      prefix = string.format('%d:', attempts)
       if not ma or ma == '' then ma = ARGV[3] end
       if not l or l == '' then l = ARGV[2] end
       suffix = ':' .. ma .. ':' .. l
@@ -400,7 +405,7 @@ if m > 0 then
     zadd[2 * j + 1] = deadlineText
     zadd[2 * j + 2] = id
     hset[2 * j + 1] = id
-    hset[2 * j + 2] = attempts .. ':' .. string.format('%d', token) .. suffix
+    hset[2 * j + 2] = prefix .. string.format('%d', token) .. suffix
     local n = 5 * j - 3
     out[n + 1] = id
     out[n + 2] = body
@@ -419,7 +424,7 @@ end
 
 -- Chain-wake: more ready work remains (or was just promoted) for another waiter.
 if (popped == k and rcall('LLEN', pending) > 0) and rcall('LLEN', signal) == 0 then
-  rcall('RPUSH', signal, 1)
+  rcall('RPUSH', signal, '1')
 end
 if m == 0 then
   return {2, now, -1}
@@ -431,7 +436,7 @@ return out
 
     static let enqueue = LuaScript(
         name: "enqueue",
-        sha1: "fea8cbe6f24d2079e9e389f186a1cd7b37d3f7c4",
+        sha1: "f2e5bd26b89714e66c4e120480b755ea0982e531",
         keys: ["pending", "delayed", "tasks", "state", "meta", "signal"],
         readOnly: false,
         source: #"""
@@ -465,7 +470,9 @@ local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
 -- Encoding anchor (see lua/README.md): a field no task id can be, whose long value keeps
 -- `tasks` and `state` in hashtable encoding (O(1) per field instead of a listpack scan).
-local ANCHOR = '~relq anchor~' .. string.rep('~', 120)
+-- '~relq anchor~' then 120 '~' (a literal: building it with string.rep cost every call)
+local ANCHOR =
+  '~relq anchor~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -531,7 +538,10 @@ local hdr = header(now)
 -- Candidate ids: caller ids as given, server ids from one HINCRBY.
 local ids = {}
 local nextId = 0
-if server > 0 then nextId = rcall('HINCRBY', meta, 'seq', server) - server + 1 end
+-- (Arguments to redis.call are passed as strings: Redis formats a Lua number with %.17g.)
+if server > 0 then
+  nextId = rcall('HINCRBY', meta, 'seq', server == n and ARGV[1] or string.format('%d', server)) - server + 1
+end
 for i = 1, n do
   local id = ARGV[2 + w * (i - 1)]
   if id == '' then id = string.format('%d', nextId); nextId = nextId + 1 end
@@ -594,9 +604,9 @@ if inserted > 0 then
     -- n <= 1000, so one LPUSH (<= 1000 elements) suffices.
     local len = rcall('LPUSH', pending, unpack(lpush))
     -- pending was empty: wake a sleeping consumer.
-    if len == #lpush and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+    if len == #lpush and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, '1') end
   end
-  rcall('HINCRBY', meta, 'enqueued', inserted)
+  rcall('HINCRBY', meta, 'enqueued', inserted == n and ARGV[1] or string.format('%d', inserted))
 end
 return out
 
@@ -781,7 +791,7 @@ return out
 
     static let release = LuaScript(
         name: "release",
-        sha1: "ab9905824cd457d8a1d4f808fed992d64c2e5ba6",
+        sha1: "f3944d82543beb5754657ef982bfdde70023c17e",
         keys: ["pending", "working", "tasks", "state", "errors", "meta", "signal"],
         readOnly: false,
         source: #"""
@@ -853,11 +863,12 @@ if m > 0 then
   rcall('HDEL', tasks, unpack(done))
   rcall('HDEL', state, unpack(done))
   rcall('HDEL', errors, unpack(done))
-  rcall('HINCRBY', meta, 'released', m)
+  -- (a string argument: Redis formats a Lua number with %.17g)
+  rcall('HINCRBY', meta, 'released', m == n and ARGV[1] or string.format('%d', m))
   -- Consumers blocked by the working limit may proceed now.
   if wlimit and wbefore >= wlimit and rcall('LLEN', pending) > 0
       and rcall('LLEN', signal) == 0 then
-    rcall('RPUSH', signal, 1)
+    rcall('RPUSH', signal, '1')
   end
 end
 return out

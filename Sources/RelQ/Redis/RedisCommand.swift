@@ -23,8 +23,11 @@ public struct RedisCommand: Sendable {
 
     /// Several commands sent back to back in one write and answered together, in order, as one
     /// array reply. Redis runs a client's commands in order, so a command after a blocking one runs
-    /// as soon as the blocking one returns — without another round trip.
-    static func pipeline(_ commands: [RedisCommand]) -> RedisCommand {
+    /// as soon as the blocking one returns — without another round trip. Not a transaction: other
+    /// clients' commands may run in between.
+    /// - Parameter commands: one or more commands.
+    public static func pipeline(_ commands: [RedisCommand]) -> RedisCommand {
+        precondition(!commands.isEmpty, "RedisCommand.pipeline needs at least one command")
         var combined = commands[0]
         combined.replyCount = 0
         combined.encoded = []

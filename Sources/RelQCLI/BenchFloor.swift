@@ -1,0 +1,61 @@
+import RelQ
+import Synchronization
+
+extension BenchScenario {
+    /// The physical limit of a batched cycle on this server: the data-structure work a fenced
+    /// cycle cannot do without, as plain multi-element commands (no scripts, no counters, no checks).
+    ///
+    /// Per batch of `batch` tasks, four round trips:
+    /// 1. `HSET tasks` (id → 107-byte value) and `LPUSH pending` — store and queue;
+    /// 2. `RPOP pending batch` — take;
+    /// 3. `HMGET tasks`, `ZADD working` (deadline → id) and `HSET state` (id → fence token) — lease;
+    /// 4. `ZREM working`, `HDEL tasks`, `HDEL state` — release.
+    ///
+    /// Not a queue (no atomicity, no idempotency, no limits): the floor that RelQ's three scripts
+    /// are compared with, in server CPU per task from `INFO cpu`.
+    static func measureFloor(_ context: BenchContext, batch: Int, workers: Int) async throws -> CycleMeasurement {
+        let key = "floor \(batch)x\(workers)"
+        if let cached = context.cycles.withLock({ $0[key] }) { return cached }
+        func name(_ part: String) -> String { "relq:{relq-bench-floor}:\(part)" }
+        let (tasks, pending, working, state) = (name("tasks"), name("pending"), name("working"), name("state"))
+        let client = context.client
+        let value = String(repeating: "x", count: BenchContext.payload.count + 7)
+        let deadline = "1790000000000"
+        let nextID = Atomic<Int>(1)
+
+        try await client.benchSettle()
+        let cpuBefore = try await client.benchServerCPUMicroseconds()
+        let measurement = try await context.timed("cost: floor, plain commands in batches of \(batch) × \(workers) workers", workers: workers) { _ in
+            let first = nextID.add(batch, ordering: .relaxed).oldValue
+            let ids = (first..<(first + batch)).map(String.init)
+            var store = ["HSET", tasks]
+            store.reserveCapacity(2 + 2 * batch)
+            for id in ids { store += [id, value] }
+            _ = try await client.send(.pipeline([RedisCommand(store), RedisCommand(["LPUSH", pending] + ids)]))
+
+            let popped = (try await client.send("RPOP", pending, String(batch))).array?.compactMap(\.string) ?? []
+            guard !popped.isEmpty else { return 0 }
+            var lease = ["ZADD", working]
+            var fence = ["HSET", state]
+            lease.reserveCapacity(2 + 2 * popped.count)
+            fence.reserveCapacity(2 + 2 * popped.count)
+            for id in popped {
+                lease += [deadline, id]
+                fence += [id, "1:\(id):5:30000"]
+            }
+            _ = try await client.send(.pipeline([RedisCommand(["HMGET", tasks] + popped), RedisCommand(lease), RedisCommand(fence)]))
+            _ = try await client.send(.pipeline([
+                RedisCommand(["ZREM", working] + popped), RedisCommand(["HDEL", tasks] + popped), RedisCommand(["HDEL", state] + popped),
+            ]))
+            return popped.count
+        }
+        let cpuAfter = try await client.benchServerCPUMicroseconds()
+        _ = try await client.send(RedisCommand(["DEL", tasks, pending, working, state]))
+        let result = CycleMeasurement(
+            tasksPerSecond: measurement.rate,
+            serverMicrosecondsPerTask: (cpuAfter - cpuBefore) / Double(max(1, measurement.totalOperations)),
+            tasks: measurement.totalOperations)
+        context.cycles.withLock { $0[key] = result }
+        return result
+    }
+}
