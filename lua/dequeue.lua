@@ -14,9 +14,14 @@
 -- ARGV[2] default_lease_ms      integer ms > 0, used when the task has no override
 -- ARGV[3] default_max_attempts  integer > 0, used when the task has no override
 -- Returns (now = server time in ms):
---   {1, now, id, value, attempt, token, deadline_ms, id, ...}
---       5 values per task; value = the stored task value (7-byte header with the
---       enqueue time, then the payload: see tasks); token = integer lease token
+--   {1, now, first_token, deadline_ms, n, id1, value1, attempt1, ..., idn, valuen, attemptn,
+--    k, deadline_k, ...}
+--       n tasks, 3 values each: value = the stored task value (7-byte header with the
+--       enqueue time, then the payload: see tasks); attempt = 1 on first delivery.
+--       Task k (1-based) holds lease token first_token + k - 1 (integer) and its lease
+--       ends at deadline_ms, unless a pair (k, deadline_k) after the tasks says otherwise
+--       (a task with its own lease_ms). Tokens and the shared deadline are not repeated
+--       per task: each reply element costs the server a conversion.
 --   {2, now, next_due_in_ms}   nothing ready; ms until the earliest delayed task
 --                              is due, or -1 when there is none
 --   {3, now}                   queue paused
@@ -123,12 +128,14 @@ end
 local out = {1, now}
 if m > 0 then
   local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
+  local overrides = {}
   local zadd, hset = {'inf', ANCHOR}, {'', ANCHOR}
   -- Tasks without a state entry (first delivery, no overrides: the common case) share
   -- these strings, formatted once per call (a number argument costs a conversion each).
   local defSuffix = ':' .. ARGV[3] .. ':' .. ARGV[2]
   local defDeadline = now + defLease
   local defDeadlineText = string.format('%d', defDeadline)
+  out[3], out[4], out[5] = base + 1, defDeadline, m
   for j = 1, m do
     local i = live[j]
     local id, body = ids[i], bodies[i]
@@ -141,20 +148,22 @@ if m > 0 then
       if not l or l == '' then l = ARGV[2] end
       suffix = ':' .. ma .. ':' .. l
       deadline = now + tonumber(l)
-      deadlineText = string.format('%d', deadline)
+      if deadline ~= defDeadline then
+        deadlineText = string.format('%d', deadline)
+        overrides[#overrides + 1] = j
+        overrides[#overrides + 1] = deadline
+      end
     end
     local token = base + j
     zadd[2 * j + 1] = deadlineText
     zadd[2 * j + 2] = id
     hset[2 * j + 1] = id
     hset[2 * j + 2] = prefix .. string.format('%d', token) .. suffix
-    local n = 5 * j - 3
-    out[n + 1] = id
-    out[n + 2] = body
-    out[n + 3] = attempts
-    out[n + 4] = token
-    out[n + 5] = deadline
+    out[3 * j + 3] = id
+    out[3 * j + 4] = body
+    out[3 * j + 5] = attempts
   end
+  for j = 1, #overrides do out[3 * m + 5 + j] = overrides[j] end
   chunked('ZADD', working, zadd, 1000)
   chunked('HSET', state, hset, 1000)
   if rlimit then

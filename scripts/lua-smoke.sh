@@ -70,12 +70,12 @@ expect "signal holds one token" "1" "$("${R[@]}" LLEN "relq:{$Q}:signal")"
 # --- dequeue FIFO ---------------------------------------------------------------
 mapfile -t D < <(calld dequeue 10 30000 5)
 expect "dequeue status" "1" "${D[0]}"
-expect "dequeue FIFO first (value = header + payload)" "1 *p1 1" "${D[2]} ${D[3]} ${D[4]}"
-expect "dequeue FIFO second" "a *p2 1" "${D[7]} ${D[8]} ${D[9]}"
-expect "dequeue 2 tasks" "12" "${#D[@]}"
-T1=${D[5]}; TA=${D[10]}
-expect "tokens differ" "1" "$([[ $T1 != "$TA" ]] && echo 1)"
-expect "deadline = now + lease" "30000" "$((D[6] - D[1]))"
+# reply: 1, now, first token, shared deadline, n, then id, value, attempt per task
+expect "dequeue FIFO first (value = header + payload)" "1 *p1 1" "${D[5]} ${D[6]} ${D[7]}"
+expect "dequeue FIFO second" "a *p2 1" "${D[8]} ${D[9]} ${D[10]}"
+expect "dequeue 2 tasks" "2 11" "${D[4]} ${#D[@]}"
+T1=${D[2]}; TA=$((D[2] + 1))
+expect "deadline = now + lease" "30000" "$((D[3] - D[1]))"
 mapfile -t E < <(calld dequeue 10 30000 5)
 expect "empty → 2 with next due" "2" "${E[0]}"
 expect "next_due_in_ms in 50000..60000" "1" "$(( E[2] >= 50000 && E[2] <= 60000 ))"
@@ -95,8 +95,8 @@ expect "extend not found" "-3" "$(call extend zzz 1 '' | line)"
 expect "requeue stale" "-2" "$(call requeue a 777 0 '' 0 '' '' | line)"
 expect "requeue attempt 1" "1" "$(call requeue a "$TA" 0 boom 0 '' '' | line)"
 mapfile -t D < <(calld dequeue 1 30000 5)
-expect "redelivered a, attempt 2" "a *p2 2" "${D[2]} ${D[3]} ${D[4]}"
-TA=${D[5]}
+expect "redelivered a, attempt 2" "a *p2 2" "${D[5]} ${D[6]} ${D[7]}"
+TA=${D[2]}
 expect "inspect working has last error" "1 working 2 * * boom p2" "$(call inspect a | line)"
 expect "requeue at max → dead" "2" "$(call requeue a "$TA" 0 boom2 0 '' '' | line)"
 expect "dead list" "1 1 a p2 2 boom2 *" "$(call dead_list 0 10 | line)"
@@ -105,8 +105,8 @@ expect "late ack of dead task → stale" "1 -2" "$(call release 1 a "$TA" | line
 # --- give back does not count the attempt ---------------------------------------
 call enqueue 1 g pg 0 '' 1 > /dev/null
 mapfile -t D < <(calld dequeue 1 30000 5)
-expect "dequeue g" "g 1" "${D[2]} ${D[4]}"
-expect "give back (max 1, not dead)" "1" "$(call requeue g "${D[5]}" 0 '' 1 '' '' | line)"
+expect "dequeue g" "g 1" "${D[5]} ${D[7]}"
+expect "give back (max 1, not dead)" "1" "$(call requeue g "${D[2]}" 0 '' 1 '' '' | line)"
 expect "g back in pending, attempts 0" "1 pending 0 -1 *" "$(call inspect g | line)"
 expect "remove pending g" "1 pending" "$(call remove g | line)"
 expect "remove again" "-3" "$(call remove g | line)"
@@ -115,18 +115,19 @@ expect "remove again" "-3" "$(call remove g | line)"
 expect "dead_retry a" "1 1 0" "$(call dead_retry ids a nope | line)"
 expect "a pending, attempts reset" "1 pending 0 -1 * boom2 p2" "$(call inspect a | line)"
 mapfile -t D < <(calld dequeue 1 30000 5)
-expect "a redelivered attempt 1" "a 1" "${D[2]} ${D[4]}"
-expect "requeue → ok" "1" "$(call requeue a "${D[5]}" 0 x 0 '' '' | line)"
+expect "a redelivered attempt 1" "a 1" "${D[5]} ${D[7]}"
+expect "requeue → ok" "1" "$(call requeue a "${D[2]}" 0 x 0 '' '' | line)"
 mapfile -t D < <(calld dequeue 1 30000 5)
-expect "requeue at max 2 → dead again" "2" "$(call requeue a "${D[5]}" 0 x 0 '' '' | line)"
+expect "requeue at max 2 → dead again" "2" "$(call requeue a "${D[2]}" 0 x 0 '' '' | line)"
 expect "dead_purge all" "1 1 0" "$(call dead_purge all 10 | line)"
 expect "purged task gone" "-3" "$(call inspect a | line)"
 
 # --- sweep of an expired 1 ms lease -------------------------------------------------
 expect "enqueue s (lease 1 ms) + d2 (delay 100 ms)" "1 s 1 d2 1" "$(call enqueue 2 s ps 0 1 3 d2 p4 100 '' '' | line)"
 mapfile -t D < <(calld dequeue 1 30000 5)
-expect "dequeue s" "s 1" "${D[2]} ${D[4]}"
-TS=${D[5]}
+expect "dequeue s" "s 1" "${D[5]} ${D[7]}"
+expect "own lease → (task 1, deadline now + 1)" "1 1" "${D[8]} $((D[9] - D[1]))"
+TS=${D[2]}
 sleep 0.15
 expect "sweep recovers 1, promotes 1" "1 1 0 1 0 0" "$(call sweep 100 0 '' '' | line)"
 expect "s pending with lease error" "1 pending 1 -1 * lease expired ps" "$(call inspect s | line)"
@@ -152,17 +153,17 @@ expect "stats via EVALSHA_RO" "1" "$("${R[@]}" EVALSHA_RO "${SHA[stats]}" 7 $(fo
 # --- configure: working limit, paused, rate limit -------------------------------------
 expect "configure working_limit 1" "1" "$(call configure working_limit 1 | line)"
 mapfile -t D < <(calld dequeue 10 30000 5)
-expect "limit 1 → one task" "7" "${#D[@]}"
+expect "limit 1 → one task" "8" "${#D[@]}"
 mapfile -t E < <(calld dequeue 10 30000 5)
 expect "limit reached → 4" "4 * 1 1" "$(printf '%s ' "${E[@]}" | sed 's/ $//')"
 "${R[@]}" DEL "relq:{$Q}:signal" > /dev/null
-expect "release at the limit" "1 1" "$(call release 1 "${D[2]}" "${D[5]}" | line)"
+expect "release at the limit" "1 1" "$(call release 1 "${D[5]}" "${D[2]}" | line)"
 expect "release at the limit signals" "1" "$("${R[@]}" LLEN "relq:{$Q}:signal")"
 expect "configure paused" "1" "$(call configure paused 1 working_limit '' | line)"
 expect "paused → 3" "3 *" "$(call dequeue 10 30000 5 | line)"
 expect "configure rate" "1" "$(call configure paused 0 rate_limit 1 rate_window_ms 60000 | line)"
 mapfile -t D < <(calld dequeue 10 30000 5)
-expect "rate 1 → one task" "7" "${#D[@]}"
+expect "rate 1 → one task (with its own lease: one deadline pair)" "1 10" "${D[4]} ${#D[@]}"
 call enqueue 1 r pr 0 '' '' > /dev/null
 mapfile -t E < <(calld dequeue 10 30000 5)
 expect "rate limited → 5" "5" "${E[0]}"

@@ -97,20 +97,35 @@ extension ScriptContext {
         let now = ServerTime(millisecondsSince1970: try elements.int(1, script))
         switch status {
         case 1:
-            // 5 values per task: id, stored value (header + payload), attempt, token, deadline.
-            let count = (elements.count - 2) / 5
+            // first token, shared deadline, n; then 3 values per task (id, stored value, attempt);
+            // then (task number, deadline) pairs for tasks with their own lease.
+            let firstToken = try elements.int(2, script)
+            let sharedDeadline = try elements.int(3, script)
+            let count = Int(try elements.int(4, script))
+            let overridesStart = 5 + 3 * count
+            guard count >= 0, overridesStart <= elements.count, (elements.count - overridesStart) % 2 == 0 else {
+                throw ReliableQueueError(.scriptFailed, "script dequeue returned \(elements.count) values for \(count) tasks")
+            }
+            var deadlines = [Int64](repeating: sharedDeadline, count: count)
+            for index in stride(from: overridesStart, to: elements.count, by: 2) {
+                let task = Int(try elements.int(index, script))
+                guard task >= 1, task <= count else {
+                    throw ReliableQueueError(.scriptFailed, "script dequeue returned a deadline for task \(task) of \(count)")
+                }
+                deadlines[task - 1] = try elements.int(index + 1, script)
+            }
             var deliveries: [Delivery] = []
             deliveries.reserveCapacity(count)
             for index in 0..<count {
-                let base = 2 + 5 * index
+                let base = 5 + 3 * index
                 let value = try elements.taskValue(base + 1, script)
                 deliveries.append(Delivery(
                     id: try elements.string(base, script),
                     payload: value.payload,
                     attempt: Int(try elements.int(base + 2, script)),
                     lease: Lease(
-                        token: try elements.int(base + 3, script),
-                        deadline: ServerTime(millisecondsSince1970: try elements.int(base + 4, script))),
+                        token: firstToken + Int64(index),
+                        deadline: ServerTime(millisecondsSince1970: deadlines[index])),
                     enqueuedAt: ServerTime(millisecondsSince1970: value.enqueuedMilliseconds),
                     deliveredAt: now))
             }

@@ -112,6 +112,8 @@ final class LatencyState: Sendable {
 struct CycleMeasurement: Sendable {
     var tasksPerSecond: Double
     var serverMicrosecondsPerTask: Double
+    /// CPU of the benchmark process (all its threads) per task, over the same loop.
+    var clientMicrosecondsPerTask: Double
     var tasks: Int
 }
 
@@ -205,6 +207,7 @@ enum BenchScenario: String, CaseIterable, Sendable {
         let tasks = [ReliableQueue.NewTask](repeating: .init(payload: payload), count: batch)
         try await context.client.benchSettle()
         let cpuBefore = try await context.client.benchServerCPUMicroseconds()
+        let clientBefore = benchProcessCPUMicroseconds()
         let label = batch == 1 ? "cycle single × \(workers) workers" : "cycle batch \(batch) × \(workers) workers"
         let executor = onIOThread ? context.client.ioExecutor() : nil
         let measurement = try await context.timed(label + (onIOThread ? " on the I/O executor" : ""), workers: workers, executor: executor) { _ in
@@ -220,11 +223,13 @@ enum BenchScenario: String, CaseIterable, Sendable {
             _ = try await queue.release(deliveries)
             return deliveries.count
         }
+        let clientAfter = benchProcessCPUMicroseconds()
         let cpuAfter = try await context.client.benchServerCPUMicroseconds()
         try await queue.deleteQueue()
         let result = CycleMeasurement(
             tasksPerSecond: measurement.rate,
             serverMicrosecondsPerTask: (cpuAfter - cpuBefore) / Double(max(1, measurement.totalOperations)),
+            clientMicrosecondsPerTask: (clientAfter - clientBefore) / Double(max(1, measurement.totalOperations)),
             tasks: measurement.totalOperations)
         context.cycles.withLock { $0[key] = result }
         return result
@@ -237,7 +242,7 @@ enum BenchScenario: String, CaseIterable, Sendable {
             results.append(BenchResult(
                 "cycle", "single_concurrency_\(workers)\(onIOThread ? "_io_executor" : "")", value: cycle.tasksPerSecond, unit: "tasks/s",
                 goal: workers == 64 ? .atLeast(30_000) : nil,
-                notes: "server CPU \(formatBenchNumber(cycle.serverMicrosecondsPerTask)) us/task"))
+                notes: "server CPU \(formatBenchNumber(cycle.serverMicrosecondsPerTask)) us/task, client CPU \(formatBenchNumber(cycle.clientMicrosecondsPerTask)) us/task"))
             context.progress.note(results.last!.summary)
         }
         for workers in [1, 4] {
@@ -245,7 +250,7 @@ enum BenchScenario: String, CaseIterable, Sendable {
             results.append(BenchResult(
                 "cycle", "batch100_concurrency_\(workers)", value: cycle.tasksPerSecond, unit: "tasks/s",
                 goal: .atLeast(100_000),
-                notes: "server CPU \(formatBenchNumber(cycle.serverMicrosecondsPerTask)) us/task"))
+                notes: "server CPU \(formatBenchNumber(cycle.serverMicrosecondsPerTask)) us/task, client CPU \(formatBenchNumber(cycle.clientMicrosecondsPerTask)) us/task"))
             context.progress.note(results.last!.summary)
         }
         return results
@@ -412,6 +417,12 @@ enum BenchScenario: String, CaseIterable, Sendable {
                 "cost", "server_cpu_batch100", value: batched.serverMicrosecondsPerTask, unit: "us/task",
                 reference: ("server_cpu_floor_batch100", floor.serverMicrosecondsPerTask), goal: .atMost(5),
                 notes: "INFO cpu over \(batched.tasks) tasks in batch-100 cycles at concurrency 4; ratio = RelQ / floor"),
+            BenchResult(
+                "cost", "client_cpu_single", value: single.clientMicrosecondsPerTask, unit: "us/task",
+                notes: "getrusage of the benchmark process (all threads) over the same single-task loop"),
+            BenchResult(
+                "cost", "client_cpu_batch100", value: batched.clientMicrosecondsPerTask, unit: "us/task",
+                notes: "getrusage of the benchmark process over the same batch-100 loop"),
         ]
         for result in results { context.progress.note(result.summary) }
 

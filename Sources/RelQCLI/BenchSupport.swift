@@ -16,6 +16,19 @@ func benchNanoseconds() -> UInt64 {
     return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
 
+/// CPU time (user + system) of this process so far, all threads, in microseconds: the client's
+/// side of a measurement (a throwaway redis-server is a child process and not counted).
+func benchProcessCPUMicroseconds() -> Double {
+    var usage = rusage()
+    #if canImport(Glibc)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    #endif
+    func micros(_ time: timeval) -> Double { Double(time.tv_sec) * 1e6 + Double(time.tv_usec) }
+    return micros(usage.ru_utime) + micros(usage.ru_stime)
+}
+
 // MARK: - Progress
 
 /// The progress display on stderr: one updating line on a terminal, plain lines otherwise.

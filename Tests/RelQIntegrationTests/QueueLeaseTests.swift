@@ -112,6 +112,28 @@ struct QueueLeaseTests {
         }
     }
 
+    /// One dequeue call returns the shared deadline once and a deadline only for tasks with their
+    /// own lease: each delivery must still get its own deadline and token, and be releasable.
+    @Test func mixedLeasesInOneDequeueCall() async throws {
+        try await withSharedQueue(configuration: .init(leaseTimeout: .seconds(30))) { queue, _ in
+            let leases: [Duration?] = [nil, .seconds(5), nil, .milliseconds(800), .seconds(30)]
+            _ = try await queue.enqueue(batch: leases.enumerated().map { index, lease in
+                .init(payload: Array("task \(index)".utf8), id: "m\(index)", leaseTimeout: lease)
+            })
+            let deliveries = try await queue.dequeue(max: 10).deliveries
+            #expect(deliveries.map(\.id) == ["m0", "m1", "m2", "m3", "m4"])
+            #expect(deliveries.map { $0.lease.deadline.duration(since: $0.deliveredAt) } == leases.map { $0 ?? .seconds(30) })
+            #expect(deliveries.map(\.payload) == (0..<5).map { Array("task \($0)".utf8) })
+            #expect(Set(deliveries.map(\.lease.token)).count == 5)
+            for delivery in deliveries {
+                #expect(try await queue.task(id: delivery.id)?.time == delivery.lease.deadline)
+            }
+            // Each token fences its own task: a token of another task of the call is stale.
+            await expectError(.staleLease) { try await queue.release(id: "m1", token: deliveries[0].lease.token) }
+            #expect(try await queue.release(deliveries) == Array(repeating: .released, count: 5))
+        }
+    }
+
     @Test func giveBackDoesNotCountTheAttempt() async throws {
         try await withSharedQueue(configuration: .init(maxAttempts: 1)) { queue, _ in
             try await queue.enqueue(text: "handle later", id: "g")
