@@ -41,5 +41,5 @@ for i = 1, #ARGV, 2 do
 end
 if #del > 0 then rcall('HDEL', meta, unpack(del)) end
 if #set > 0 then rcall('HSET', meta, unpack(set)) end
-if rcall('LLEN', pending) > 0 and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+if rcall('LLEN', pending) > 0 and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, '1') end
 return {1}

@@ -61,6 +61,6 @@ if n > 0 then
   end
   rcall('LPUSH', pending, unpack(ids))
   rcall('HINCRBY', meta, 'dead_retried', n)
-  if rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+  if rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, '1') end
 end
 return {1, n, rcall('ZCARD', dead)}

@@ -46,5 +46,5 @@ if not lease then return {-1, 'no lease_ms given and none stored'} end
 
 local t = rcall('TIME')
 local deadline = t[1] * 1000 + math.floor(t[2] / 1000) + lease
-rcall('ZADD', working, 'XX', deadline, id)
+rcall('ZADD', working, 'XX', string.format('%d', deadline), id) -- a string: Redis formats numbers with %.17g
 return {1, deadline}

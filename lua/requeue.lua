@@ -72,11 +72,11 @@ local attempts = tonumber(a) or 0
 if giveBack == '1' then
   if attempts > 0 then attempts = attempts - 1 end
 elseif tonumber(maxA) and attempts >= tonumber(maxA) then
-  rcall('ZADD', dead, now, id)
+  rcall('ZADD', dead, string.format('%d', now), id) -- a string: Redis formats numbers with %.17g
   rcall('HSET', state, id, string.format('%d::', attempts) .. maxA .. ':' .. lease)
   if errmsg == '' then errmsg = 'max attempts reached' end
   rcall('HSET', errors, id, errmsg)
-  rcall('HINCRBY', meta, 'dead_lettered', 1)
+  rcall('HINCRBY', meta, 'dead_lettered', '1')
   -- Retention: drop at most 100 of the oldest dead tasks (over count, then too old).
   local drop = {}
   if keepCount then
@@ -100,10 +100,10 @@ end
 rcall('HSET', state, id, string.format('%d::', attempts) .. maxA .. ':' .. lease)
 if errmsg ~= '' then rcall('HSET', errors, id, errmsg) end
 if delay > 0 then
-  rcall('ZADD', delayed, now + delay, id)
+  rcall('ZADD', delayed, string.format('%d', now + delay), id)
 else
   rcall('LPUSH', pending, id)
-  if rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+  if rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, '1') end
 end
-rcall('HINCRBY', meta, 'requeued', 1)
+rcall('HINCRBY', meta, 'requeued', '1')
 return {1}

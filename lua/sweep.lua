@@ -57,10 +57,12 @@ end
 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
+-- Arguments to redis.call are passed as strings: Redis formats a Lua number with %.17g.
+local nowText = string.format('%d', now)
 local toPending = false
 
 -- 1. Promote due delayed tasks (bounded by limit).
-local due = rcall('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, limit)
+local due = rcall('ZRANGEBYSCORE', delayed, '-inf', nowText, 'LIMIT', '0', ARGV[1])
 local promoted = #due
 if promoted > 0 then
   rcall('ZREM', delayed, unpack(due))
@@ -69,7 +71,7 @@ if promoted > 0 then
 end
 
 -- 2. Expired leases (one extra to know whether more remain).
-local expired = rcall('ZRANGEBYSCORE', working, '-inf', now, 'LIMIT', 0, limit + 1)
+local expired = rcall('ZRANGEBYSCORE', working, '-inf', nowText, 'LIMIT', '0', string.format('%d', limit + 1))
 local more = 0
 if #expired > limit then more = 1; expired[limit + 1] = nil end
 local recovered, deadN = 0, 0
@@ -77,6 +79,7 @@ if #expired > 0 then
   rcall('ZREM', working, unpack(expired))
   local states = rcall('HMGET', state, unpack(expired))
   local back, deadL, hstate, herr = {}, {}, {}, {}
+  local dueText = string.format('%d', now + retryDelay)
   for i = 1, #expired do
     local id = expired[i]
     local a, _, maxA, lease = '', '', '', ''
@@ -84,19 +87,21 @@ if #expired > 0 then
       a, _, maxA, lease = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
       if not a then a, maxA, lease = '', '', '' end
     end
-    local attempts = tonumber(a) or 0
+    -- attempts as stored (decimal digits, written by these scripts); '' = none yet
+    if a == '' then a = '0' end
+    local attempts, maxN = tonumber(a), tonumber(maxA)
     hstate[#hstate + 1] = id
-    hstate[#hstate + 1] = string.format('%d::', attempts) .. maxA .. ':' .. lease
+    hstate[#hstate + 1] = a .. '::' .. maxA .. ':' .. lease
     herr[#herr + 1] = id
-    if tonumber(maxA) and attempts >= tonumber(maxA) then
+    if maxN and attempts >= maxN then
       deadN = deadN + 1
-      deadL[#deadL + 1] = now
+      deadL[#deadL + 1] = nowText
       deadL[#deadL + 1] = id
-      herr[#herr + 1] = string.format('lease expired after %d attempts', attempts)
+      herr[#herr + 1] = 'lease expired after ' .. a .. ' attempts'
     else
       recovered = recovered + 1
       if retryDelay > 0 then
-        back[#back + 1] = now + retryDelay
+        back[#back + 1] = dueText
         back[#back + 1] = id
       else
         back[#back + 1] = id
@@ -115,8 +120,8 @@ if #expired > 0 then
       toPending = true
     end
   end
-  rcall('HINCRBY', meta, 'timed_out', recovered + deadN)
-  if deadN > 0 then rcall('HINCRBY', meta, 'dead_lettered', deadN) end
+  rcall('HINCRBY', meta, 'timed_out', string.format('%d', recovered + deadN))
+  if deadN > 0 then rcall('HINCRBY', meta, 'dead_lettered', string.format('%d', deadN)) end
 end
 
 -- 3. Retention trim of dead tasks (bounded by limit).
@@ -137,5 +142,5 @@ if #drop > 0 then
   rcall('HDEL', errors, unpack(drop))
 end
 
-if toPending and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+if toPending and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, '1') end
 return {1, recovered, deadN, promoted, #drop, more}

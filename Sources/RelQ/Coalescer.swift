@@ -96,6 +96,7 @@ final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
             return state.waiters.removeFirst()
         }
         next?.continuation.resume(returning: nil)
-        return Array(try result.get().prefix(own.count))
+        let outputs = try result.get()
+        return riders.isEmpty ? outputs : Array(outputs.prefix(own.count))
     }
 }

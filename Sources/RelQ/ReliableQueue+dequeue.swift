@@ -106,13 +106,15 @@ extension ScriptContext {
             guard count >= 0, overridesStart <= elements.count, (elements.count - overridesStart) % 2 == 0 else {
                 throw ReliableQueueError(.scriptFailed, "script dequeue returned \(elements.count) values for \(count) tasks")
             }
-            var deadlines = [Int64](repeating: sharedDeadline, count: count)
+            // Allocated only when some task has its own lease (rare).
+            var deadlines: [Int64]?
             for index in stride(from: overridesStart, to: elements.count, by: 2) {
                 let task = Int(try elements.int(index, script))
                 guard task >= 1, task <= count else {
                     throw ReliableQueueError(.scriptFailed, "script dequeue returned a deadline for task \(task) of \(count)")
                 }
-                deadlines[task - 1] = try elements.int(index + 1, script)
+                if deadlines == nil { deadlines = [Int64](repeating: sharedDeadline, count: count) }
+                deadlines![task - 1] = try elements.int(index + 1, script)
             }
             var deliveries: [Delivery] = []
             deliveries.reserveCapacity(count)
@@ -125,7 +127,7 @@ extension ScriptContext {
                     attempt: Int(try elements.int(base + 2, script)),
                     lease: Lease(
                         token: firstToken + Int64(index),
-                        deadline: ServerTime(millisecondsSince1970: deadlines[index])),
+                        deadline: ServerTime(millisecondsSince1970: deadlines?[index] ?? sharedDeadline)),
                     enqueuedAt: ServerTime(millisecondsSince1970: value.enqueuedMilliseconds),
                     deliveredAt: now))
             }
@@ -150,6 +152,7 @@ extension ScriptContext {
     /// delivery each, in arrival order; the others get no task and the call's reason.
     func sendDequeueOnePerCaller(callers: Int, script bound: BoundScript, arguments: ReliableQueue.Configuration.Validated) async throws -> [ReliableQueue.DequeueResult] {
         let combined = try await sendDequeue(max: callers, script: bound, arguments: arguments)
+        if callers == 1 { return [combined] }  // a lone caller: its result as is, no copies
         return (0..<callers).map { index in
             if index < combined.deliveries.count {
                 return .init(deliveries: [combined.deliveries[index]], reason: nil, serverTime: combined.serverTime, retryAfter: nil)

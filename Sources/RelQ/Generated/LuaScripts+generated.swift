@@ -9,7 +9,7 @@ enum LuaScripts {
 
     static let configure = LuaScript(
         name: "configure",
-        sha1: "1b3fd53fdf7da9cd232ac5abccab84e9bc790a44",
+        sha1: "88228ed0f695bfca15f67cfab290fee6d51c1df2",
         keys: ["pending", "meta", "signal"],
         readOnly: false,
         source: #"""
@@ -56,7 +56,7 @@ for i = 1, #ARGV, 2 do
 end
 if #del > 0 then rcall('HDEL', meta, unpack(del)) end
 if #set > 0 then rcall('HSET', meta, unpack(set)) end
-if rcall('LLEN', pending) > 0 and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+if rcall('LLEN', pending) > 0 and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, '1') end
 return {1}
 
 """#
@@ -176,7 +176,7 @@ return {1, #ids, rcall('ZCARD', dead)}
 
     static let deadRetry = LuaScript(
         name: "dead_retry",
-        sha1: "b7eb14ba2d25de6da5835f6ac027662cb13003a2",
+        sha1: "6f1c630494e89a337fe83f32b6798b5f2f6e291d",
         keys: ["pending", "dead", "tasks", "state", "meta", "signal"],
         readOnly: false,
         source: #"""
@@ -243,7 +243,7 @@ if n > 0 then
   end
   rcall('LPUSH', pending, unpack(ids))
   rcall('HINCRBY', meta, 'dead_retried', n)
-  if rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+  if rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, '1') end
 end
 return {1, n, rcall('ZCARD', dead)}
 
@@ -624,7 +624,7 @@ return out
 
     static let extend = LuaScript(
         name: "extend",
-        sha1: "d358cf55b70a8a25c480aa0e249abfcbdf0b41fb",
+        sha1: "b75cf5c47912ab0bedfe61b868ff1ead90cd4bbb",
         keys: ["working", "tasks", "state"],
         readOnly: false,
         source: #"""
@@ -676,7 +676,7 @@ if not lease then return {-1, 'no lease_ms given and none stored'} end
 
 local t = rcall('TIME')
 local deadline = t[1] * 1000 + math.floor(t[2] / 1000) + lease
-rcall('ZADD', working, 'XX', deadline, id)
+rcall('ZADD', working, 'XX', string.format('%d', deadline), id) -- a string: Redis formats numbers with %.17g
 return {1, deadline}
 
 """#
@@ -931,7 +931,7 @@ return {1, where}
 
     static let requeue = LuaScript(
         name: "requeue",
-        sha1: "6d5630ce5da8cb346e03b424a6aca4118257e54b",
+        sha1: "fc3995b3def830149afdb4b4da52665ae51b418a",
         keys: ["pending", "delayed", "working", "dead", "tasks", "state", "errors", "meta", "signal"],
         readOnly: false,
         source: #"""
@@ -1009,11 +1009,11 @@ local attempts = tonumber(a) or 0
 if giveBack == '1' then
   if attempts > 0 then attempts = attempts - 1 end
 elseif tonumber(maxA) and attempts >= tonumber(maxA) then
-  rcall('ZADD', dead, now, id)
+  rcall('ZADD', dead, string.format('%d', now), id) -- a string: Redis formats numbers with %.17g
   rcall('HSET', state, id, string.format('%d::', attempts) .. maxA .. ':' .. lease)
   if errmsg == '' then errmsg = 'max attempts reached' end
   rcall('HSET', errors, id, errmsg)
-  rcall('HINCRBY', meta, 'dead_lettered', 1)
+  rcall('HINCRBY', meta, 'dead_lettered', '1')
   -- Retention: drop at most 100 of the oldest dead tasks (over count, then too old).
   local drop = {}
   if keepCount then
@@ -1037,12 +1037,12 @@ end
 rcall('HSET', state, id, string.format('%d::', attempts) .. maxA .. ':' .. lease)
 if errmsg ~= '' then rcall('HSET', errors, id, errmsg) end
 if delay > 0 then
-  rcall('ZADD', delayed, now + delay, id)
+  rcall('ZADD', delayed, string.format('%d', now + delay), id)
 else
   rcall('LPUSH', pending, id)
-  if rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+  if rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, '1') end
 end
-rcall('HINCRBY', meta, 'requeued', 1)
+rcall('HINCRBY', meta, 'requeued', '1')
 return {1}
 
 """#
@@ -1121,7 +1121,7 @@ return {1,
 
     static let sweep = LuaScript(
         name: "sweep",
-        sha1: "e5a2783f737fb973443fe637f6cbd79d6e89cede",
+        sha1: "fbaaa5c6546d7c33d19af26155cf242fc9e01cd6",
         keys: ["pending", "delayed", "working", "dead", "tasks", "state", "errors", "meta", "signal"],
         readOnly: false,
         source: #"""
@@ -1184,10 +1184,12 @@ end
 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
+-- Arguments to redis.call are passed as strings: Redis formats a Lua number with %.17g.
+local nowText = string.format('%d', now)
 local toPending = false
 
 -- 1. Promote due delayed tasks (bounded by limit).
-local due = rcall('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, limit)
+local due = rcall('ZRANGEBYSCORE', delayed, '-inf', nowText, 'LIMIT', '0', ARGV[1])
 local promoted = #due
 if promoted > 0 then
   rcall('ZREM', delayed, unpack(due))
@@ -1196,7 +1198,7 @@ if promoted > 0 then
 end
 
 -- 2. Expired leases (one extra to know whether more remain).
-local expired = rcall('ZRANGEBYSCORE', working, '-inf', now, 'LIMIT', 0, limit + 1)
+local expired = rcall('ZRANGEBYSCORE', working, '-inf', nowText, 'LIMIT', '0', string.format('%d', limit + 1))
 local more = 0
 if #expired > limit then more = 1; expired[limit + 1] = nil end
 local recovered, deadN = 0, 0
@@ -1204,6 +1206,7 @@ if #expired > 0 then
   rcall('ZREM', working, unpack(expired))
   local states = rcall('HMGET', state, unpack(expired))
   local back, deadL, hstate, herr = {}, {}, {}, {}
+  local dueText = string.format('%d', now + retryDelay)
   for i = 1, #expired do
     local id = expired[i]
     local a, _, maxA, lease = '', '', '', ''
@@ -1211,19 +1214,21 @@ if #expired > 0 then
       a, _, maxA, lease = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
       if not a then a, maxA, lease = '', '', '' end
     end
-    local attempts = tonumber(a) or 0
+    -- attempts as stored (decimal digits, written by these scripts); '' = none yet
+    if a == '' then a = '0' end
+    local attempts, maxN = tonumber(a), tonumber(maxA)
     hstate[#hstate + 1] = id
-    hstate[#hstate + 1] = string.format('%d::', attempts) .. maxA .. ':' .. lease
+    hstate[#hstate + 1] = a .. '::' .. maxA .. ':' .. lease
     herr[#herr + 1] = id
-    if tonumber(maxA) and attempts >= tonumber(maxA) then
+    if maxN and attempts >= maxN then
       deadN = deadN + 1
-      deadL[#deadL + 1] = now
+      deadL[#deadL + 1] = nowText
       deadL[#deadL + 1] = id
-      herr[#herr + 1] = string.format('lease expired after %d attempts', attempts)
+      herr[#herr + 1] = 'lease expired after ' .. a .. ' attempts'
     else
       recovered = recovered + 1
       if retryDelay > 0 then
-        back[#back + 1] = now + retryDelay
+        back[#back + 1] = dueText
         back[#back + 1] = id
       else
         back[#back + 1] = id
@@ -1242,8 +1247,8 @@ if #expired > 0 then
       toPending = true
     end
   end
-  rcall('HINCRBY', meta, 'timed_out', recovered + deadN)
-  if deadN > 0 then rcall('HINCRBY', meta, 'dead_lettered', deadN) end
+  rcall('HINCRBY', meta, 'timed_out', string.format('%d', recovered + deadN))
+  if deadN > 0 then rcall('HINCRBY', meta, 'dead_lettered', string.format('%d', deadN)) end
 end
 
 -- 3. Retention trim of dead tasks (bounded by limit).
@@ -1264,7 +1269,7 @@ if #drop > 0 then
   rcall('HDEL', errors, unpack(drop))
 end
 
-if toPending and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, 1) end
+if toPending and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, '1') end
 return {1, recovered, deadN, promoted, #drop, more}
 
 """#
