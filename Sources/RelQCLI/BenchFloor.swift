@@ -23,10 +23,7 @@ extension BenchScenario {
         let deadline = "1790000000000"
         let nextID = Atomic<Int>(1)
 
-        try await client.benchSettle()
-        let cpuBefore = try await client.benchServerCPUMicroseconds()
-        let clientBefore = benchProcessCPUMicroseconds()
-        let measurement = try await context.timed("cost: floor, plain commands in batches of \(batch) × \(workers) workers", workers: workers) { _ in
+        let result = try await context.timedCycle("cost: floor, plain commands in batches of \(batch) × \(workers) workers", workers: workers) { _ in
             let first = nextID.add(batch, ordering: .relaxed).oldValue
             let ids = (first..<(first + batch)).map(String.init)
             var store = ["HSET", tasks]
@@ -50,14 +47,7 @@ extension BenchScenario {
             ]))
             return popped.count
         }
-        let clientAfter = benchProcessCPUMicroseconds()
-        let cpuAfter = try await client.benchServerCPUMicroseconds()
         _ = try await client.send(RedisCommand(["DEL", tasks, pending, working, state]))
-        let result = CycleMeasurement(
-            tasksPerSecond: measurement.rate,
-            serverMicrosecondsPerTask: (cpuAfter - cpuBefore) / Double(max(1, measurement.totalOperations)),
-            clientMicrosecondsPerTask: (clientAfter - clientBefore) / Double(max(1, measurement.totalOperations)),
-            tasks: measurement.totalOperations)
         context.cycles.withLock { $0[key] = result }
         return result
     }

@@ -94,6 +94,23 @@ final class BenchContext: Sendable {
         return (median(values) ?? 0, referenceName.flatMap { name in referenceValue.map { (name, $0) } }, median(ratios))
     }
 
+    /// ``timed(_:workers:executor:_:)`` plus the CPU per task of the whole loop (warm-up included):
+    /// the server's from `INFO cpu`, this process's from `getrusage`.
+    func timedCycle(
+        _ phase: String, workers: Int, executor: (any TaskExecutor)? = nil, _ body: @escaping @Sendable (Int) async throws -> Int
+    ) async throws -> CycleMeasurement {
+        try await client.benchSettle()
+        let serverBefore = try await client.benchServerCPUMicroseconds()
+        let clientBefore = benchProcessCPUMicroseconds()
+        let loop = try await timed(phase, workers: workers, executor: executor, body)
+        let clientAfter = benchProcessCPUMicroseconds()
+        let serverAfter = try await client.benchServerCPUMicroseconds()
+        let tasks = Double(max(1, loop.totalOperations))
+        return CycleMeasurement(
+            tasksPerSecond: loop.rate, serverMicrosecondsPerTask: (serverAfter - serverBefore) / tasks,
+            clientMicrosecondsPerTask: (clientAfter - clientBefore) / tasks, tasks: loop.totalOperations)
+    }
+
     func timed(
         _ phase: String, workers: Int, executor: (any TaskExecutor)? = nil, _ body: @escaping @Sendable (Int) async throws -> Int
     ) async throws -> LoopMeasurement {
@@ -205,12 +222,9 @@ enum BenchScenario: String, CaseIterable, Sendable {
         let queue = try await context.queue("relq-bench-cycle")
         let payload = BenchContext.payload
         let tasks = [ReliableQueue.NewTask](repeating: .init(payload: payload), count: batch)
-        try await context.client.benchSettle()
-        let cpuBefore = try await context.client.benchServerCPUMicroseconds()
-        let clientBefore = benchProcessCPUMicroseconds()
         let label = batch == 1 ? "cycle single × \(workers) workers" : "cycle batch \(batch) × \(workers) workers"
         let executor = onIOThread ? context.client.ioExecutor() : nil
-        let measurement = try await context.timed(label + (onIOThread ? " on the I/O executor" : ""), workers: workers, executor: executor) { _ in
+        let result = try await context.timedCycle(label + (onIOThread ? " on the I/O executor" : ""), workers: workers, executor: executor) { _ in
             if batch == 1 {
                 try await queue.enqueue(payload)
                 guard let delivery = try await queue.dequeueOne() else { return 0 }
@@ -223,14 +237,7 @@ enum BenchScenario: String, CaseIterable, Sendable {
             _ = try await queue.release(deliveries)
             return deliveries.count
         }
-        let clientAfter = benchProcessCPUMicroseconds()
-        let cpuAfter = try await context.client.benchServerCPUMicroseconds()
         try await queue.deleteQueue()
-        let result = CycleMeasurement(
-            tasksPerSecond: measurement.rate,
-            serverMicrosecondsPerTask: (cpuAfter - cpuBefore) / Double(max(1, measurement.totalOperations)),
-            clientMicrosecondsPerTask: (clientAfter - clientBefore) / Double(max(1, measurement.totalOperations)),
-            tasks: measurement.totalOperations)
         context.cycles.withLock { $0[key] = result }
         return result
     }
