@@ -9,6 +9,8 @@
 #     HELD   leases held during the run, as a busy queue has (default 0)
 #   LUA_DIR=dir   scripts to profile (default lua/; e.g. an older version extracted with git show)
 #   FULL=1        enqueue in the full form (5 arguments per task) instead of the short form
+#   SWEEP=1       also: instructions per expired lease swept back (CALLS sweep calls of BATCH
+#                 leases, in a second queue whose tasks were dequeued with a 1 ms lease)
 #
 # Starts its own redis-server under valgrind (hz 1, so little background work is counted) on a
 # free port and removes it afterwards. Needs valgrind, redis-server and redis-cli.
@@ -31,12 +33,13 @@ for _ in $(seq 1 300); do "${R[@]}" PING 2> /dev/null | grep -q PONG && break; s
 "${R[@]}" PING | grep -q PONG || { echo "lua-profile: redis-server under valgrind did not start" >&2; exit 1; }
 
 declare -A SHA KEYS
-for name in enqueue dequeue release; do
+for name in enqueue dequeue release sweep; do
   SHA[$name]=$("${R[@]}" -x SCRIPT LOAD < "$LUA_DIR/$name.lua")
   KEYS[$name]=$(sed -n 's/^-- KEYS: //p' "$LUA_DIR/$name.lua")
 done
 keysof() { local p; for p in ${KEYS[$1]}; do printf 'relq:{profile}:%s\n' "$p"; done; }
 mapfile -t KE < <(keysof enqueue); mapfile -t KD < <(keysof dequeue); mapfile -t KR < <(keysof release)
+mapfile -t KS < <(keysof sweep)
 resp() { printf '*%d\r\n' $#; local a; for a; do printf '$%d\r\n%s\r\n' ${#a} "$a"; done; }
 PAY=$(printf 'x%.0s' $(seq 100))
 enqueue_cmd() { # enqueue_cmd N: N server-id tasks with a 100-byte payload
@@ -74,3 +77,17 @@ released=$("${R[@]}" HGET 'relq:{profile}:meta' released)
 awk -v n=$((BATCH * CALLS)) -v b="$BATCH" -v h="$HELD" -v e="$ie" -v d="$id" -v r="$ir" 'BEGIN {
   printf "instructions per task, batch %d, %d leases held: enqueue %.1fk, dequeue %.1fk, release %.1fk; cycle %.1fk\n",
     b, h, e / n / 1000, d / n / 1000, r / n / 1000, (e + d + r) / n / 1000 }'
+
+if [[ -n ${SWEEP:-} ]]; then
+  # The same queue, now empty: BATCH * CALLS tasks leased for 1 ms, then swept back.
+  for c in $(seq 1 "$CALLS"); do
+    enqueue_cmd "$BATCH"; resp EVALSHA "${SHA[dequeue]}" "${#KD[@]}" "${KD[@]}" "$BATCH" 1 5
+  done | "${R[@]}" --pipe > /dev/null
+  sleep 0.1
+  for c in $(seq 1 "$CALLS"); do resp EVALSHA "${SHA[sweep]}" "${#KS[@]}" "${KS[@]}" "$BATCH" 0 '' ''; done > "$DIR/s"
+  is=$(instructions "$DIR/s")
+  timedOut=$("${R[@]}" HGET 'relq:{profile}:meta' timed_out)
+  [[ "$timedOut" == $((BATCH * CALLS)) ]] || { echo "lua-profile: swept ${timedOut:-0} of $((BATCH * CALLS)) leases" >&2; exit 1; }
+  awk -v n=$((BATCH * CALLS)) -v b="$BATCH" -v s="$is" 'BEGIN {
+    printf "instructions per swept lease, %d per call: sweep %.1fk\n", b, s / n / 1000 }'
+fi

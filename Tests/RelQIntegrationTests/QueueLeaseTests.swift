@@ -183,7 +183,7 @@ struct QueueLeaseTests {
             #expect(result.deadLettered == 1 && result.recovered == 0)
             let dead = try #require(try await queue.deadLetters().entries.first)
             #expect(dead.id == "c" && dead.attempts == 2)
-            #expect(dead.lastError?.contains("lease expired") == true, "\(String(describing: dead.lastError))")
+            #expect(dead.lastError == "lease expired after 2 attempts")
             let stats = try await queue.stats()
             #expect(stats.dead == 1 && stats.working == 0 && stats.pending == 0 && stats.timedOutTotal == 2 && stats.deadLetteredTotal == 1)
             await expectError(.staleLease) { try await queue.release(second) }
