@@ -17,7 +17,9 @@
 -- or n groups of 2 (short form, #ARGV = 1 + 2n: ready now, queue defaults):
 --   ARGV[2i] id, ARGV[2i+1] payload
 -- Returns {1, id1, st1, id2, st2, ...}; st 1 = enqueued, 0 = duplicate id (nothing
--- changed for that task). {-1, message} on invalid arguments (nothing changed).
+-- changed for that task). {2, first_id, n} instead when every id was server-assigned and
+-- they are consecutive (the usual case): task i was enqueued with id first_id + i - 1
+-- (an integer; the id is its decimal text). {-1, message} on invalid arguments (nothing changed).
 -- Cost: O(n) plus a constant number of commands (multi-element HSET/LPUSH/ZADD).
 
 local rcall = redis.call
@@ -95,10 +97,11 @@ local hdr = header(now)
 
 -- Candidate ids: caller ids as given, server ids from one HINCRBY.
 local ids = {}
-local nextId = 0
+local nextId, firstId = 0, 0
 -- (Arguments to redis.call are passed as strings: Redis formats a Lua number with %.17g.)
 if server > 0 then
   nextId = rcall('HINCRBY', meta, 'seq', server == n and ARGV[1] or string.format('%d', server)) - server + 1
+  firstId = nextId
 end
 for i = 1, n do
   local id = ARGV[2 + w * (i - 1)]
@@ -124,6 +127,7 @@ for i = 1, n do
   local ok = not exists[i] and not seen[id]
   if not ok and ARGV[b + 1] == '' then
     -- Server id taken (a caller used a numeric id): take the next free one.
+    firstId = nil -- the ids are no longer consecutive
     for _ = 1, 1000 do
       id = string.format('%d', rcall('HINCRBY', meta, 'seq', 1))
       if not seen[id] and rcall('HEXISTS', tasks, id) == 0 then ok = true; break end
@@ -166,4 +170,6 @@ if inserted > 0 then
   end
   rcall('HINCRBY', meta, 'enqueued', inserted == n and ARGV[1] or string.format('%d', inserted))
 end
+-- All ids server-assigned and consecutive (so all enqueued): the short reply.
+if server == n and firstId then return {2, firstId, n} end
 return out

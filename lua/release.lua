@@ -10,7 +10,8 @@
 --   KEYS[7] signal   LIST  wake-up token (at most one element)
 -- ARGV[1] n: number of (id, token) pairs, 1..1000
 -- ARGV[2i], ARGV[2i+1]  id and lease token (decimal, as returned by dequeue)
--- Returns {1, st1, st2, ...}, one status per pair:
+-- Returns {2, n} when all n pairs were released; otherwise {1, st1, st2, ...}, one
+-- status per pair:
 --    1 released (task data deleted)
 --   -2 stale lease: the task exists but is not leased with this token (nothing changed)
 --   -3 not found: already released or removed (a retried ack lands here)
@@ -74,4 +75,5 @@ if m > 0 then
     rcall('RPUSH', signal, '1')
   end
 end
+if m == n then return {2, m} end -- all released: no status per pair
 return out

@@ -64,6 +64,8 @@ trap 'cleanup_q "$Q"' EXIT
 expect "enqueue server id + caller id + duplicate" "1 1 1 a 1 a 0" \
   "$(call enqueue 3 '' p1 0 '' '' a p2 0 '' 2 a dup 0 '' '' | line)"
 expect "enqueue delayed" "1 d1 1" "$(call enqueue 1 d1 p3 60000 '' '' | line)"
+expect "server ids only → {2, first, n}" "2 2 2" "$(call enqueue 2 '' pa '' pb | line)"
+call remove 2 > /dev/null; call remove 3 > /dev/null
 expect "duplicate kept the first payload" "1 pending 0 -1 *  p2" "$(call inspect a | line)"
 expect "signal holds one token" "1" "$("${R[@]}" LLEN "relq:{$Q}:signal")"
 
@@ -81,7 +83,7 @@ expect "empty → 2 with next due" "2" "${E[0]}"
 expect "next_due_in_ms in 50000..60000" "1" "$(( E[2] >= 50000 && E[2] <= 60000 ))"
 
 # --- release --------------------------------------------------------------------
-expect "release ok" "1 1" "$(call release 1 1 "$T1" | line)"
+expect "release ok (all released: short reply)" "2 1" "$(call release 1 1 "$T1" | line)"
 expect "release again → not found" "1 -3" "$(call release 1 1 "$T1" | line)"
 expect "release wrong token → stale" "1 -2" "$(call release 1 a 999999 | line)"
 expect "release batch mixed" "1 -3 -2" "$(call release 2 nope 1 a 0 | line)"
@@ -143,7 +145,7 @@ expect "stats status" "1" "${S[0]}"
 expect "stats pending" "2" "$(field pending <<< "$ST")"
 expect "stats delayed" "1" "$(field delayed <<< "$ST")"
 expect "stats dead" "0" "$(field dead <<< "$ST")"
-expect "stats enqueued" "6" "$(field enqueued <<< "$ST")"
+expect "stats enqueued" "8" "$(field enqueued <<< "$ST")"
 expect "stats timed_out" "1" "$(field timed_out <<< "$ST")"
 expect "stats dead_lettered" "2" "$(field dead_lettered <<< "$ST")"
 expect "stats working_limit unset" "-1" "$(field working_limit <<< "$ST")"
@@ -157,7 +159,7 @@ expect "limit 1 → one task" "8" "${#D[@]}"
 mapfile -t E < <(calld dequeue 10 30000 5)
 expect "limit reached → 4" "4 * 1 1" "$(printf '%s ' "${E[@]}" | sed 's/ $//')"
 "${R[@]}" DEL "relq:{$Q}:signal" > /dev/null
-expect "release at the limit" "1 1" "$(call release 1 "${D[5]}" "${D[2]}" | line)"
+expect "release at the limit" "2 1" "$(call release 1 "${D[5]}" "${D[2]}" | line)"
 expect "release at the limit signals" "1" "$("${R[@]}" LLEN "relq:{$Q}:signal")"
 expect "configure paused" "1" "$(call configure paused 1 working_limit '' | line)"
 expect "paused → 3" "3 *" "$(call dequeue 10 30000 5 | line)"

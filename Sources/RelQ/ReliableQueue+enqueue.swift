@@ -116,11 +116,22 @@ extension ScriptContext {
                 writer.append(task.maxAttempts)
             }
         }
+        var results: [ReliableQueue.EnqueueResult] = []
+        results.reserveCapacity(count)
+        if try elements.int(0, bound.script) == 2 {
+            // Every id server-assigned and consecutive: {2, first_id, n}, all enqueued.
+            let first = try elements.int(1, bound.script)
+            guard elements.count == 3, try elements.int(2, bound.script) == count, tasks.allSatisfy(\.id.isEmpty) else {
+                throw ReliableQueueError(.scriptFailed, "script enqueue returned a short reply that does not match \(count) tasks")
+            }
+            for index in 0..<count { results.append(ReliableQueue.EnqueueResult(id: String(first + Int64(index)), inserted: true)) }
+            metrics.enqueued(count)
+            try await awaitDurability()
+            return results
+        }
         guard elements.count == 1 + 2 * count else {
             throw ReliableQueueError(.scriptFailed, "script enqueue returned \(elements.count) values for \(count) tasks")
         }
-        var results: [ReliableQueue.EnqueueResult] = []
-        results.reserveCapacity(count)
         var inserted = 0
         for index in 0..<count {
             let id = try elements.string(1 + 2 * index, bound.script)

@@ -137,6 +137,15 @@ extension ScriptContext {
                 writer.append(Int(item.token))
             }
         }
+        if try elements.int(0, bound.script) == 2 {
+            // {2, n}: all released.
+            guard elements.count == 2, try elements.int(1, bound.script) == count else {
+                throw ReliableQueueError(.scriptFailed, "script release returned a short reply that does not match \(count) tasks")
+            }
+            metrics.released(count)
+            try await awaitDurability()
+            return Array(repeating: .released, count: count)
+        }
         guard elements.count == 1 + count else {
             throw ReliableQueueError(.scriptFailed, "script release returned \(elements.count) values for \(count) tasks")
         }

@@ -66,6 +66,18 @@ struct QueueInteropTests {
             let deliveries = try await queue.dequeue(max: 5).deliveries
             #expect(deliveries.map(\.payloadText) == ["first", "second"])
             #expect(deliveries.first?.id == "short-1" && deliveries.allSatisfy { $0.attempt == 1 })
+
+            // Only server ids: the short reply {2, first_id, n}; Swift then sees ids first, first + 1.
+            let compact = try await redisCLI(server.port, ["EVALSHA", sha, "6"] + keys + ["2", "", "third", "", "fourth"])
+            let parts = compact.split(separator: "\n").map(String.init)
+            let first = try #require(parts.count == 3 && parts[0] == "2" && parts[2] == "2" ? Int(parts[1]) : nil, "\(parts)")
+            let more = try await queue.dequeue(max: 5).deliveries
+            #expect(more.map(\.id) == [String(first), String(first + 1)] && more.map(\.payloadText) == ["third", "fourth"])
+            // Swift's own server-id enqueue and batch release take the short replies too.
+            let ids = try await queue.enqueue(batch: [.init(payload: Array("fifth".utf8)), .init(payload: Array("sixth".utf8))]).map(\.id)
+            #expect(ids == [String(first + 2), String(first + 3)])
+            #expect(try await queue.release(deliveries + more) == Array(repeating: .released, count: 4))
+            #expect(try await queue.release(deliveries) == [.notFound, .notFound])
         }
     }
 

@@ -445,7 +445,7 @@ return out
 
     static let enqueue = LuaScript(
         name: "enqueue",
-        sha1: "f2e5bd26b89714e66c4e120480b755ea0982e531",
+        sha1: "113e5289df2e5a5376c6b85b8ff1103592a2f431",
         keys: ["pending", "delayed", "tasks", "state", "meta", "signal"],
         readOnly: false,
         source: #"""
@@ -468,7 +468,9 @@ return out
 -- or n groups of 2 (short form, #ARGV = 1 + 2n: ready now, queue defaults):
 --   ARGV[2i] id, ARGV[2i+1] payload
 -- Returns {1, id1, st1, id2, st2, ...}; st 1 = enqueued, 0 = duplicate id (nothing
--- changed for that task). {-1, message} on invalid arguments (nothing changed).
+-- changed for that task). {2, first_id, n} instead when every id was server-assigned and
+-- they are consecutive (the usual case): task i was enqueued with id first_id + i - 1
+-- (an integer; the id is its decimal text). {-1, message} on invalid arguments (nothing changed).
 -- Cost: O(n) plus a constant number of commands (multi-element HSET/LPUSH/ZADD).
 
 local rcall = redis.call
@@ -546,10 +548,11 @@ local hdr = header(now)
 
 -- Candidate ids: caller ids as given, server ids from one HINCRBY.
 local ids = {}
-local nextId = 0
+local nextId, firstId = 0, 0
 -- (Arguments to redis.call are passed as strings: Redis formats a Lua number with %.17g.)
 if server > 0 then
   nextId = rcall('HINCRBY', meta, 'seq', server == n and ARGV[1] or string.format('%d', server)) - server + 1
+  firstId = nextId
 end
 for i = 1, n do
   local id = ARGV[2 + w * (i - 1)]
@@ -575,6 +578,7 @@ for i = 1, n do
   local ok = not exists[i] and not seen[id]
   if not ok and ARGV[b + 1] == '' then
     -- Server id taken (a caller used a numeric id): take the next free one.
+    firstId = nil -- the ids are no longer consecutive
     for _ = 1, 1000 do
       id = string.format('%d', rcall('HINCRBY', meta, 'seq', 1))
       if not seen[id] and rcall('HEXISTS', tasks, id) == 0 then ok = true; break end
@@ -617,6 +621,8 @@ if inserted > 0 then
   end
   rcall('HINCRBY', meta, 'enqueued', inserted == n and ARGV[1] or string.format('%d', inserted))
 end
+-- All ids server-assigned and consecutive (so all enqueued): the short reply.
+if server == n and firstId then return {2, firstId, n} end
 return out
 
 """#
@@ -800,7 +806,7 @@ return out
 
     static let release = LuaScript(
         name: "release",
-        sha1: "f3944d82543beb5754657ef982bfdde70023c17e",
+        sha1: "9997f191de48340fd7cdf96d518e8ee82adfad48",
         keys: ["pending", "working", "tasks", "state", "errors", "meta", "signal"],
         readOnly: false,
         source: #"""
@@ -816,7 +822,8 @@ return out
 --   KEYS[7] signal   LIST  wake-up token (at most one element)
 -- ARGV[1] n: number of (id, token) pairs, 1..1000
 -- ARGV[2i], ARGV[2i+1]  id and lease token (decimal, as returned by dequeue)
--- Returns {1, st1, st2, ...}, one status per pair:
+-- Returns {2, n} when all n pairs were released; otherwise {1, st1, st2, ...}, one
+-- status per pair:
 --    1 released (task data deleted)
 --   -2 stale lease: the task exists but is not leased with this token (nothing changed)
 --   -3 not found: already released or removed (a retried ack lands here)
@@ -880,6 +887,7 @@ if m > 0 then
     rcall('RPUSH', signal, '1')
   end
 end
+if m == n then return {2, m} end -- all released: no status per pair
 return out
 
 """#
