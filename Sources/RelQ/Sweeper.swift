@@ -15,7 +15,8 @@ public struct Sweeper: Service, Sendable {
     public struct Configuration: Sendable {
         /// The pause between sweeps. Default 1 s.
         public var interval: Duration
-        /// The most expired leases per script call (each call is bounded; calls repeat until done). Default 1,000.
+        /// The most expired leases per script call (each call is bounded; calls repeat until done).
+        /// Default ``ReliableQueue/defaultSweepLimit`` (500).
         public var batchLimit: Int
         /// How long a recovered task waits before it is ready again. Default zero.
         public var retryDelay: Duration
@@ -25,7 +26,7 @@ public struct Sweeper: Service, Sendable {
         ///   - interval: the pause between sweeps.
         ///   - batchLimit: the most leases per script call, 1–1000.
         ///   - retryDelay: the delay of recovered tasks.
-        public init(interval: Duration = .seconds(1), batchLimit: Int = 1000, retryDelay: Duration = .zero) {
+        public init(interval: Duration = .seconds(1), batchLimit: Int = ReliableQueue.defaultSweepLimit, retryDelay: Duration = .zero) {
             self.interval = interval
             self.batchLimit = batchLimit
             self.retryDelay = retryDelay

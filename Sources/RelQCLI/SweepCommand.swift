@@ -37,7 +37,7 @@ struct SweepCommand: AsyncParsableCommand {
     var interval = DurationArgument(.seconds(1))
 
     @Option(help: "The most expired leases per script call (1-1000).")
-    var batch = 1000
+    var batch = ReliableQueue.defaultSweepLimit
 
     @Option(help: "How long a recovered task waits before it is ready again.")
     var retryDelay = DurationArgument(.zero)
