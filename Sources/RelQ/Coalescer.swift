@@ -96,7 +96,6 @@ final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
             return state.waiters.removeFirst()
         }
         next?.continuation.resume(returning: nil)
-        let outputs = try result.get()
-        return riders.isEmpty ? outputs : Array(outputs.prefix(own.count))
+        return Array(try result.get().prefix(own.count))
     }
 }

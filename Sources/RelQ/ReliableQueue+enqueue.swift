@@ -116,31 +116,35 @@ extension ScriptContext {
                 writer.append(task.maxAttempts)
             }
         }
+        let results = try Self.enqueueResults(elements, tasks: tasks, script: bound.script)
+        metrics.enqueued(results.count(where: \.inserted))
+        try await awaitDurability()
+        return results
+    }
+
+    /// Decodes an enqueue reply: `{1, id, status, …}`, or `{2, first_id, n}` when every id was
+    /// server-assigned (all enqueued, consecutive ids).
+    private static func enqueueResults(
+        _ elements: [RedisReply], tasks: [ReliableQueue.EncodedTask], script: LuaScript
+    ) throws -> [ReliableQueue.EnqueueResult] {
+        let count = tasks.count
         var results: [ReliableQueue.EnqueueResult] = []
         results.reserveCapacity(count)
-        if try elements.int(0, bound.script) == 2 {
-            // Every id server-assigned and consecutive: {2, first_id, n}, all enqueued.
-            let first = try elements.int(1, bound.script)
-            guard elements.count == 3, try elements.int(2, bound.script) == count, tasks.allSatisfy(\.id.isEmpty) else {
+        if try elements.int(0, script) == 2 {
+            let first = try elements.int(1, script)
+            guard elements.count == 3, try elements.int(2, script) == count, tasks.allSatisfy(\.id.isEmpty) else {
                 throw ReliableQueueError(.scriptFailed, "script enqueue returned a short reply that does not match \(count) tasks")
             }
             for index in 0..<count { results.append(ReliableQueue.EnqueueResult(id: String(first + Int64(index)), inserted: true)) }
-            metrics.enqueued(count)
-            try await awaitDurability()
             return results
         }
         guard elements.count == 1 + 2 * count else {
             throw ReliableQueueError(.scriptFailed, "script enqueue returned \(elements.count) values for \(count) tasks")
         }
-        var inserted = 0
         for index in 0..<count {
-            let id = try elements.string(1 + 2 * index, bound.script)
-            let status = try elements.int(2 + 2 * index, bound.script)
-            if status == 1 { inserted += 1 }
-            results.append(ReliableQueue.EnqueueResult(id: id, inserted: status == 1))
+            let id = try elements.string(1 + 2 * index, script)
+            results.append(ReliableQueue.EnqueueResult(id: id, inserted: try elements.int(2 + 2 * index, script) == 1))
         }
-        metrics.enqueued(inserted)
-        try await awaitDurability()
         return results
     }
 }

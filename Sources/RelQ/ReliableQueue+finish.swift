@@ -137,13 +137,18 @@ extension ScriptContext {
                 writer.append(Int(item.token))
             }
         }
-        if try elements.int(0, bound.script) == 2 {
-            // {2, n}: all released.
-            guard elements.count == 2, try elements.int(1, bound.script) == count else {
+        let outcomes = try Self.releaseOutcomes(elements, count: count, script: bound.script)
+        metrics.released(outcomes.count(where: { $0 == .released }))
+        try await awaitDurability()
+        return outcomes
+    }
+
+    /// Decodes a release reply: `{1, status, …}`, or `{2, n}` when all `n` were released.
+    private static func releaseOutcomes(_ elements: [RedisReply], count: Int, script: LuaScript) throws -> [ReliableQueue.ReleaseOutcome] {
+        if try elements.int(0, script) == 2 {
+            guard elements.count == 2, try elements.int(1, script) == count else {
                 throw ReliableQueueError(.scriptFailed, "script release returned a short reply that does not match \(count) tasks")
             }
-            metrics.released(count)
-            try await awaitDurability()
             return Array(repeating: .released, count: count)
         }
         guard elements.count == 1 + count else {
@@ -151,18 +156,13 @@ extension ScriptContext {
         }
         var outcomes: [ReliableQueue.ReleaseOutcome] = []
         outcomes.reserveCapacity(count)
-        var released = 0
         for index in 0..<count {
-            switch try elements.int(1 + index, bound.script) {
-            case 1:
-                outcomes.append(.released)
-                released += 1
+            switch try elements.int(1 + index, script) {
+            case 1: outcomes.append(.released)
             case LuaScript.Status.staleLease: outcomes.append(.staleLease)
             default: outcomes.append(.notFound)
             }
         }
-        metrics.released(released)
-        try await awaitDurability()
         return outcomes
     }
 }
