@@ -22,3 +22,10 @@ if let delivery = try await queue.dequeueOne(wait: .seconds(5)) {
         try await queue.requeue(delivery, delay: .seconds(10), error: "\(error)")
     }
 }
+
+// A consumer loop: finish a task and take the next in one call.
+var next = try await queue.dequeueOne(wait: .seconds(5))
+while let delivery = next {
+    print("handling", delivery.id)
+    next = try await queue.releaseAndDequeue(delivery).next.deliveries.first
+}

@@ -173,8 +173,9 @@ if m > 0 then
   end
 end
 
--- Chain-wake: more ready work remains (or was just promoted) for another waiter.
-if (popped == k and rcall('LLEN', pending) > 0) and rcall('LLEN', signal) == 0 then
+-- Chain-wake: more ready work remains (or was just promoted) for another waiter. The token
+-- is checked first: under load nobody waits, the token stays, and one call decides.
+if popped == k and rcall('LLEN', signal) == 0 and rcall('LLEN', pending) > 0 then
   rcall('RPUSH', signal, '1')
 end
 if m == 0 then

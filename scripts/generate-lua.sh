@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Generates Sources/RelQ/Generated/LuaScripts+generated.swift from lua/*.lua.
+# Generates Sources/RelQ/Generated/LuaScripts+generated.swift from lua/*.lua (after
+# composing lua/release_dequeue.lua with scripts/compose-lua.sh).
 #
 #   scripts/generate-lua.sh            # write the generated file
 #   scripts/generate-lua.sh OUTPUT     # write elsewhere (used by check-generated.sh)
@@ -13,6 +14,8 @@ export LC_ALL=C
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-$ROOT/Sources/RelQ/Generated/LuaScripts+generated.swift}
+# Composed scripts first (lua/release_dequeue.lua), unless only checking into OUTPUT.
+[[ $# -gt 0 ]] || "$ROOT/scripts/compose-lua.sh"
 
 die() { echo "generate-lua.sh: $*" >&2; exit 1; }
 

@@ -88,6 +88,28 @@ expect "release again → not found" "1 -3" "$(call release 1 1 "$T1" | line)"
 expect "release wrong token → stale" "1 -2" "$(call release 1 a 999999 | line)"
 expect "release batch mixed" "1 -3 -2" "$(call release 2 nope 1 a 0 | line)"
 
+# --- release_dequeue (composed: release, then dequeue, in one call) -----------------
+Q2="$Q-rd"
+trap 'cleanup_q "$Q"; cleanup_q "$Q2"' EXIT
+# rdq SCRIPT ARGS: calld for queue Q2, nested replies flattened (one element per line)
+rdq() { CLI_FLAGS=--no-raw callq "$Q2" "$@" | sed -E 's/^ *([0-9]+\) )+//; s/^\(integer\) //; s/^"(.*)"$/\1/'; }
+callq "$Q2" enqueue 3 x px 0 '' '' y py 0 '' '' z pz 0 '' '' > /dev/null
+mapfile -t D < <(rdq dequeue 1 30000 5)
+TX=${D[2]}
+mapfile -t E < <(rdq release_dequeue 1 30000 5 1 x "$TX")
+# {1, {2, 1}, {1, now, token, deadline, 1, y, value, 1}}
+expect "release_dequeue: released + next" "1 2 1 1 y *py 1" "${E[*]:0:4} ${E[8]} ${E[9]} ${E[10]}"
+expect "release_dequeue: next token" "$((TX + 1))" "${E[5]}"
+expect "release_dequeue: x gone" "-3" "$(callq "$Q2" inspect x | line)"
+mapfile -t E < <(rdq release_dequeue 1 30000 5 1 x "$TX")
+expect "release_dequeue: retried ack → not found, next still leased" "1 1 -3 1 z" "${E[*]:0:4} ${E[8]}"
+deq=$("${R[@]}" HGET "relq:{$Q2}:meta" dequeued)
+expect "release_dequeue: bad release args → -1" "-1 *" "$(callq "$Q2" release_dequeue 1 30000 5 abc | line)"
+expect "release_dequeue: nothing dequeued on -1" "$deq" "$("${R[@]}" HGET "relq:{$Q2}:meta" dequeued)"
+mapfile -t E < <(rdq release_dequeue 1 30000 5 1 y "$((TX + 1))")
+expect "release_dequeue: empty → {2, now, -1}" "1 2 1 2 -1" "${E[*]:0:4} ${E[5]}"
+expect "release_dequeue: z still working" "1" "$("${R[@]}" ZCOUNT "relq:{$Q2}:working" -inf '(inf')"
+
 # --- extend ---------------------------------------------------------------------
 expect "extend ok" "1 *" "$(call extend a "$TA" 60000 | line)"
 expect "extend stale" "-2" "$(call extend a 12345 '' | line)"

@@ -7,7 +7,9 @@ import Synchronization
 /// - Waits for work on the queue's signal (no busy polling) and dequeues as many tasks as it has
 ///   free slots, in one call.
 /// - Extends a task's lease while its handler runs past ``Configuration/leaseExtensionAt`` of it.
-/// - Releases the task when the handler returns; when it throws, requeues it after the
+/// - Releases the task when the handler returns, taking the next ready task along in the same
+///   script call (``ReliableQueue/releaseAndDequeue(_:)``): a busy slot needs one round trip per
+///   task. When the handler throws, requeues the task after the
 ///   ``Configuration/retryBackoff`` delay — the task dead-letters after its max attempts.
 /// - On graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`) it stops dequeuing, lets
 ///   running handlers finish within ``Configuration/shutdownGracePeriod``, then gives the
@@ -124,8 +126,15 @@ public final class ConsumerService: Service, Sendable {
                     slots.take()
                     inFlight.withLock { $0[delivery.lease.token] = delivery }
                     group.addTask { [self] in
-                        await self.handle(delivery)
-                        inFlight.withLock { _ = $0.removeValue(forKey: delivery.lease.token) }
+                        // A slot keeps working while each release brings the next task along.
+                        var current: Delivery? = delivery
+                        while let task = current {
+                            current = await self.handle(task)
+                            inFlight.withLock { inFlight in
+                                _ = inFlight.removeValue(forKey: task.lease.token)
+                                if let next = current { inFlight[next.lease.token] = next }
+                            }
+                        }
                         slots.give()
                     }
                 }
@@ -152,7 +161,9 @@ public final class ConsumerService: Service, Sendable {
         group.cancelAll()
     }
 
-    private func handle(_ delivery: Delivery) async {
+    /// Runs the handler, then releases or requeues the task. Returns the next task when the
+    /// release took one along (``ReliableQueue/releaseAndDequeue(_:)``), already leased to this slot.
+    private func handle(_ delivery: Delivery) async -> Delivery? {
         var metadataLogger = logger
         metadataLogger[metadataKey: "relq.task.id"] = "\(delivery.id)"
         metadataLogger[metadataKey: "relq.attempt"] = "\(delivery.attempt)"
@@ -169,7 +180,7 @@ public final class ConsumerService: Service, Sendable {
             }
         }
         if Task.isCancelled {
-            return  // shutdown past the grace period: the task was given back
+            return nil  // shutdown past the grace period: the task was given back
         }
         if let failure = outcome {
             let delay = configuration.retryBackoff.delay(afterAttempt: delivery.attempt)
@@ -183,10 +194,40 @@ public final class ConsumerService: Service, Sendable {
             } catch {
                 taskLogger.debug("relq: requeue failed (the sweeper will recover the task)", metadata: ["relq.error": "\(error)"])
             }
-            return
+            return nil
         }
         queue.metrics.ran(ContinuousClock.now - started)
-        await releaseRetrying(delivery, logger: taskLogger)
+        return await releaseTakingNext(delivery, logger: taskLogger)
+    }
+
+    /// Releases the task and takes the next ready one in the same call, unless the service is
+    /// stopping. When the call fails its outcome is unknown: the release is retried alone (a task
+    /// the failed call may have leased is recovered by the sweeper when its lease runs out).
+    private func releaseTakingNext(_ delivery: Delivery, logger: Logger) async -> Delivery? {
+        guard !Task.isShuttingDownGracefully, !Task.isCancelled else {
+            await releaseRetrying(delivery, logger: logger)
+            return nil
+        }
+        let result: ReliableQueue.ReleaseAndDequeueResult
+        do {
+            result = try await queue.releaseAndDequeue(delivery)
+        } catch {
+            logger.debug("relq: release failed; retrying", metadata: ["relq.error": "\(error)"])
+            await releaseRetrying(delivery, logger: logger)
+            return nil
+        }
+        if result.outcomes.first == .staleLease {
+            logger.info("relq: lease ran out before release; the task was delivered again")
+        } else if result.outcomes.first == .notFound {
+            logger.debug("relq: task already gone at release")
+        }
+        guard let next = result.next.deliveries.first else { return nil }
+        if Task.isShuttingDownGracefully || Task.isCancelled {
+            // Stopping: hand the task straight back, unprocessed (its attempt does not count).
+            try? await queue.giveBack(next)
+            return nil
+        }
+        return next
     }
 
     /// Releases, retrying a release whose outcome is unknown: a retry that finds the task gone

@@ -104,6 +104,14 @@ extension ReliableQueue {
         }
     }
 
+    /// What ``ReliableQueue/releaseAndDequeue(_:)`` did: each release's outcome and the next tasks.
+    public struct ReleaseAndDequeueResult: Sendable, Hashable {
+        /// One outcome per released delivery, in the order given.
+        public let outcomes: [ReleaseOutcome]
+        /// The tasks the same call leased to the caller, or why there were none.
+        public let next: DequeueResult
+    }
+
     /// What a requeue did.
     public struct RequeueOutcome: Sendable, Hashable, CustomStringConvertible {
         enum Value: Sendable, Hashable { case requeued, deadLettered }

@@ -151,13 +151,20 @@ extension ScriptContext {
     /// One dequeue call for several callers that each asked for one task: the first callers get a
     /// delivery each, in arrival order; the others get no task and the call's reason.
     func sendDequeueOnePerCaller(callers: Int, script bound: BoundScript, arguments: ReliableQueue.Configuration.Validated) async throws -> [ReliableQueue.DequeueResult] {
-        let combined = try await sendDequeue(max: callers, script: bound, arguments: arguments)
-        if callers == 1 { return [combined] }  // a lone caller: its result as is, no copies
+        try await sendDequeue(max: callers, script: bound, arguments: arguments).onePerCaller(callers)
+    }
+}
+
+extension ReliableQueue.DequeueResult {
+    /// Splits the result of one dequeue made for `callers` callers that each asked for one task:
+    /// the first callers get a delivery each, in order; the others none and the call's reason.
+    func onePerCaller(_ callers: Int) -> [Self] {
+        if callers == 1 { return [self] }  // a lone caller: its result as is, no copies
         return (0..<callers).map { index in
-            if index < combined.deliveries.count {
-                return .init(deliveries: [combined.deliveries[index]], reason: nil, serverTime: combined.serverTime, retryAfter: nil)
+            if index < deliveries.count {
+                return .init(deliveries: [deliveries[index]], reason: nil, serverTime: serverTime, retryAfter: nil)
             }
-            return .init(deliveries: [], reason: combined.reason ?? .empty, serverTime: combined.serverTime, retryAfter: combined.retryAfter)
+            return .init(deliveries: [], reason: reason ?? .empty, serverTime: serverTime, retryAfter: retryAfter)
         }
     }
 }

@@ -144,7 +144,7 @@ extension ScriptContext {
     }
 
     /// Decodes a release reply: `{1, status, …}`, or `{2, n}` when all `n` were released.
-    private static func releaseOutcomes(_ elements: [RedisReply], count: Int, script: LuaScript) throws -> [ReliableQueue.ReleaseOutcome] {
+    static func releaseOutcomes(_ elements: [RedisReply], count: Int, script: LuaScript) throws -> [ReliableQueue.ReleaseOutcome] {
         if try elements.int(0, script) == 2 {
             guard elements.count == 2, try elements.int(1, script) == count else {
                 throw ReliableQueueError(.scriptFailed, "script release returned a short reply that does not match \(count) tasks")

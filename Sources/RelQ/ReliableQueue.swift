@@ -38,10 +38,12 @@ public final class ReliableQueue: Sendable {
     let releaseCoalescer: Coalescer<LeaseReference, ReleaseOutcome>
     /// Merges concurrent single-task dequeues into one script call.
     let dequeueCoalescer: Coalescer<Int, DequeueResult>
+    /// Merges concurrent single-task release-and-dequeues into one script call.
+    let releaseAndDequeueCoalescer: Coalescer<LeaseReference, ReleaseAndDequeueResult>
 
     /// The scripts bound to this queue's keys, their call prefixes encoded once.
     struct Scripts: Sendable {
-        let enqueue, dequeue, release, requeue, extend, sweep, stats, inspect, remove, peek: BoundScript
+        let enqueue, dequeue, release, releaseDequeue, requeue, extend, sweep, stats, inspect, remove, peek: BoundScript
         let deadList, deadRetry, deadPurge, configure: BoundScript
 
         init(_ keys: QueueKeys) {
@@ -49,6 +51,7 @@ public final class ReliableQueue: Sendable {
             enqueue = bind(LuaScripts.enqueue)
             dequeue = bind(LuaScripts.dequeue)
             release = bind(LuaScripts.release)
+            releaseDequeue = bind(LuaScripts.releaseDequeue)
             requeue = bind(LuaScripts.requeue)
             extend = bind(LuaScripts.extend)
             sweep = bind(LuaScripts.sweep)
@@ -94,6 +97,9 @@ public final class ReliableQueue: Sendable {
         let arguments = self.arguments
         self.dequeueCoalescer = Coalescer(maxBatch: Validation.maxBatch) { callers in
             try await context.sendDequeueOnePerCaller(callers: callers.count, script: scripts.dequeue, arguments: arguments)
+        }
+        self.releaseAndDequeueCoalescer = Coalescer(maxBatch: Validation.maxBatch) { leases in
+            try await context.sendReleaseAndDequeueOnePerCaller(leases, script: scripts.releaseDequeue, arguments: arguments)
         }
     }
 

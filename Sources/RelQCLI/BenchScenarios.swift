@@ -216,15 +216,32 @@ enum BenchScenario: String, CaseIterable, Sendable {
 
     /// Each worker loops enqueue → dequeue → release (producers and consumers concurrent; the
     /// queue stays near empty, and a dequeue never finds it empty since every worker enqueues first).
-    static func measureCycle(_ context: BenchContext, batch: Int, workers: Int, onIOThread: Bool = false) async throws -> CycleMeasurement {
-        let key = "\(batch)x\(workers)\(onIOThread ? "io" : "")"
+    /// With `releaseAndDequeue` (single tasks only), a worker loops enqueue → release-and-dequeue:
+    /// it finishes the task it holds and takes the next in one call, as a consumer loop does.
+    static func measureCycle(
+        _ context: BenchContext, batch: Int, workers: Int, onIOThread: Bool = false, releaseAndDequeue: Bool = false
+    ) async throws -> CycleMeasurement {
+        let key = "\(batch)x\(workers)\(onIOThread ? "io" : "")\(releaseAndDequeue ? "rd" : "")"
         if let cached = context.cycles.withLock({ $0[key] }) { return cached }
         let queue = try await context.queue("relq-bench-cycle")
         let payload = BenchContext.payload
         let tasks = [ReliableQueue.NewTask](repeating: .init(payload: payload), count: batch)
         let label = batch == 1 ? "cycle single × \(workers) workers" : "cycle batch \(batch) × \(workers) workers"
         let executor = onIOThread ? context.client.ioExecutor() : nil
-        let result = try await context.timedCycle(label + (onIOThread ? " on the I/O executor" : ""), workers: workers, executor: executor) { _ in
+        let held = Mutex([Delivery?](repeating: nil, count: workers))  // release-and-dequeue: each worker's task
+        let variant = (onIOThread ? " on the I/O executor" : "") + (releaseAndDequeue ? " with release-and-dequeue" : "")
+        let result = try await context.timedCycle(label + variant, workers: workers, executor: executor) { worker in
+            if releaseAndDequeue {
+                try await queue.enqueue(payload)
+                guard let current = held.withLock({ $0[worker] }) else {
+                    let first = try await queue.dequeueOne()
+                    held.withLock { $0[worker] = first }
+                    return 0
+                }
+                let next = try await queue.releaseAndDequeue(current).next.deliveries.first
+                held.withLock { $0[worker] = next }
+                return 1  // the task released
+            }
             if batch == 1 {
                 try await queue.enqueue(payload)
                 guard let delivery = try await queue.dequeueOne() else { return 0 }
@@ -244,10 +261,11 @@ enum BenchScenario: String, CaseIterable, Sendable {
 
     static func cycleScenario(_ context: BenchContext) async throws -> [BenchResult] {
         var results: [BenchResult] = []
-        for (workers, onIOThread) in [(1, false), (1, true), (64, false), (256, false)] {
-            let cycle = try await measureCycle(context, batch: 1, workers: workers, onIOThread: onIOThread)
+        for (workers, onIOThread, combined) in [(1, false, false), (1, true, false), (1, false, true), (64, false, false), (256, false, false), (64, false, true)] {
+            let cycle = try await measureCycle(context, batch: 1, workers: workers, onIOThread: onIOThread, releaseAndDequeue: combined)
             results.append(BenchResult(
-                "cycle", "single_concurrency_\(workers)\(onIOThread ? "_io_executor" : "")", value: cycle.tasksPerSecond, unit: "tasks/s",
+                "cycle", "single\(combined ? "_release_dequeue" : "")_concurrency_\(workers)\(onIOThread ? "_io_executor" : "")",
+                value: cycle.tasksPerSecond, unit: "tasks/s",
                 goal: workers == 64 ? .atLeast(30_000) : nil,
                 notes: "server CPU \(formatBenchNumber(cycle.serverMicrosecondsPerTask)) us/task, client CPU \(formatBenchNumber(cycle.clientMicrosecondsPerTask)) us/task"))
             context.progress.note(results.last!.summary)
@@ -410,12 +428,16 @@ enum BenchScenario: String, CaseIterable, Sendable {
 
     static func costScenario(_ context: BenchContext) async throws -> [BenchResult] {
         let single = try await measureCycle(context, batch: 1, workers: 64)
+        let combined = try await measureCycle(context, batch: 1, workers: 64, releaseAndDequeue: true)
         let batched = try await measureCycle(context, batch: 100, workers: 4)
         let floor = try await measureFloor(context, batch: 100, workers: 4)
         var results = [
             BenchResult(
                 "cost", "server_cpu_single", value: single.serverMicrosecondsPerTask, unit: "us/task", goal: .atMost(15),
                 notes: "INFO cpu over \(single.tasks) single-task cycles at concurrency 64"),
+            BenchResult(
+                "cost", "server_cpu_single_release_dequeue", value: combined.serverMicrosecondsPerTask, unit: "us/task", goal: .atMost(15),
+                notes: "INFO cpu over \(combined.tasks) single-task cycles at concurrency 64, consumers calling releaseAndDequeue"),
             BenchResult(
                 "cost", "server_cpu_floor_batch100", value: floor.serverMicrosecondsPerTask, unit: "us/task",
                 notes: "the physical limit: the same data-structure work as plain multi-element commands "
@@ -427,6 +449,9 @@ enum BenchScenario: String, CaseIterable, Sendable {
             BenchResult(
                 "cost", "client_cpu_single", value: single.clientMicrosecondsPerTask, unit: "us/task",
                 notes: "getrusage of the benchmark process (all threads) over the same single-task loop"),
+            BenchResult(
+                "cost", "client_cpu_single_release_dequeue", value: combined.clientMicrosecondsPerTask, unit: "us/task",
+                notes: "getrusage of the benchmark process over the same release-and-dequeue loop"),
             BenchResult(
                 "cost", "client_cpu_batch100", value: batched.clientMicrosecondsPerTask, unit: "us/task",
                 notes: "getrusage of the benchmark process over the same batch-100 loop"),

@@ -158,4 +158,32 @@ struct ConsumerServiceTests {
             _ = server
         }
     }
+
+    @Test("a busy slot takes its next task with the release: one script call per task")
+    func releaseBringsTheNextTask() async throws {
+        try await RedisServer.withServer { server in
+            try await withClient(server) { client in
+                let queue = try makeQueue(client)
+                let log = DeliveryLog()
+                let consumer = ConsumerService(queue: queue, configuration: .init(concurrency: 1, waitTimeout: .milliseconds(200)), logger: testLogger) {
+                    log.record($0)
+                }
+                try await queue.enqueue(batch: (0..<50).map { .init(payload: Array("job \($0)".utf8), id: "j\($0)") })
+                let before = try commandCalls(server, "evalsha")
+                try await self.running([consumer]) {
+                    await eventually(timeout: .seconds(10), "all 50 released") { try await queue.stats().releasedTotal == 50 }
+                }
+                let calls = try commandCalls(server, "evalsha") - before
+                let ids = log.entries.withLock { $0.map(\.id) }
+                #expect(ids == (0..<50).map { "j\($0)" }, "each task once, in order")
+                // A dequeue, then one release_dequeue per task (plus the stats polls and a last
+                // empty dequeue); a release and a dequeue per task would be 100 or more.
+                let polls = try commandCalls(server, "evalsha_ro")
+                #expect(calls >= 50 && calls <= 50 + 5, "\(calls) script calls for 50 tasks (\(polls) read-only)")
+                let stats = try await queue.stats()
+                #expect(stats.pending == 0 && stats.working == 0 && stats.dequeuedTotal == 50)
+                try await queue.deleteQueue()
+            }
+        }
+    }
 }
