@@ -44,6 +44,11 @@ local MAX_ATTEMPTS = 1000000
 local ANCHOR =
   '~relq anchor~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
 
+-- Last digits of the call's consecutive lease tokens: a token's text is built as
+-- tens .. DIGITS[units + 1], the tens formatted once per ten tokens (string.format costs about
+-- four times a concatenation).
+local DIGITS = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9'}
+
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
   local v = tonumber(s)
@@ -128,8 +133,11 @@ end
 local out = {1, now}
 if m > 0 then
   local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
-  local overrides = {}
+  local overrides, no = {}, 0
   local zadd, hset = {'inf', ANCHOR}, {'', ANCHOR}
+  local units = (base + 1) % 10
+  local tens = (base + 1 - units) / 10
+  local tensText = tens > 0 and string.format('%d', tens) or ''
   -- Tasks without a state entry (first delivery, no overrides: the common case) share
   -- these strings, formatted once per call (a number argument costs a conversion each).
   local defSuffix = ':' .. ARGV[3] .. ':' .. ARGV[2]
@@ -150,20 +158,22 @@ if m > 0 then
       deadline = now + tonumber(l)
       if deadline ~= defDeadline then
         deadlineText = string.format('%d', deadline)
-        overrides[#overrides + 1] = j
-        overrides[#overrides + 1] = deadline
+        overrides[no + 1] = j
+        overrides[no + 2] = deadline
+        no = no + 2
       end
     end
-    local token = base + j
     zadd[2 * j + 1] = deadlineText
     zadd[2 * j + 2] = id
     hset[2 * j + 1] = id
-    hset[2 * j + 2] = prefix .. string.format('%d', token) .. suffix
+    hset[2 * j + 2] = prefix .. tensText .. DIGITS[units + 1] .. suffix -- token base + j
+    units = units + 1
+    if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
     out[3 * j + 3] = id
     out[3 * j + 4] = body
     out[3 * j + 5] = attempts
   end
-  for j = 1, #overrides do out[3 * m + 5 + j] = overrides[j] end
+  for j = 1, no do out[3 * m + 5 + j] = overrides[j] end
   chunked('ZADD', working, zadd, 1000)
   chunked('HSET', state, hset, 1000)
   if rlimit then

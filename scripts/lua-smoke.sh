@@ -110,6 +110,22 @@ mapfile -t E < <(rdq release_dequeue 1 30000 5 1 y "$((TX + 1))")
 expect "release_dequeue: empty → {2, now, -1}" "1 2 1 2 -1" "${E[*]:0:4} ${E[5]}"
 expect "release_dequeue: z still working" "1" "$("${R[@]}" ZCOUNT "relq:{$Q2}:working" -inf '(inf')"
 
+# --- ids and tokens across tens (their texts are built from a tens prefix + last digit) ---
+Q3="$Q-ids"
+trap 'cleanup_q "$Q"; cleanup_q "$Q2"; cleanup_q "$Q3"' EXIT
+args=(); for i in $(seq 1 25); do args+=('' "p$i"); done
+expect "25 server ids" "2 1 25" "$(callq "$Q3" enqueue 25 "${args[@]}" | line)"
+ok=1; for i in 1 9 10 11 19 20 25; do
+  [[ "$("${R[@]}" HGET "relq:{$Q3}:tasks" "$i" | tail -c +8)" == "p$i" ]] || ok=0
+done
+expect "server id i holds payload i (1..25)" "1" "$ok"
+expect "26 fields (25 tasks + anchor)" "26" "$("${R[@]}" HLEN "relq:{$Q3}:tasks")"
+callq "$Q3" dequeue 25 30000 5 > /dev/null
+ok=1; for i in 1 9 10 11 19 20 25; do
+  [[ "$("${R[@]}" HGET "relq:{$Q3}:state" "$i")" == "1:$i:5:30000" ]] || ok=0
+done
+expect "task i leased with token i (1..25)" "1" "$ok"
+
 # --- extend ---------------------------------------------------------------------
 expect "extend ok" "1 *" "$(call extend a "$TA" 60000 | line)"
 expect "extend stale" "-2" "$(call extend a 12345 '' | line)"

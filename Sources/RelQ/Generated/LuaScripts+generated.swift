@@ -252,7 +252,7 @@ return {1, n, rcall('ZCARD', dead)}
 
     static let dequeue = LuaScript(
         name: "dequeue",
-        sha1: "24e77152f36183e9df5c97e1346cc50a642a0bf7",
+        sha1: "9b2287c9e50d75e0cb2a5e9170bb595ff71109f7",
         keys: ["pending", "delayed", "working", "tasks", "state", "meta", "rate", "signal"],
         readOnly: false,
         source: #"""
@@ -301,6 +301,11 @@ local MAX_ATTEMPTS = 1000000
 -- '~relq anchor~' then 120 '~' (a literal: building it with string.rep cost every call)
 local ANCHOR =
   '~relq anchor~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
+
+-- Last digits of the call's consecutive lease tokens: a token's text is built as
+-- tens .. DIGITS[units + 1], the tens formatted once per ten tokens (string.format costs about
+-- four times a concatenation).
+local DIGITS = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9'}
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -386,8 +391,11 @@ end
 local out = {1, now}
 if m > 0 then
   local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
-  local overrides = {}
+  local overrides, no = {}, 0
   local zadd, hset = {'inf', ANCHOR}, {'', ANCHOR}
+  local units = (base + 1) % 10
+  local tens = (base + 1 - units) / 10
+  local tensText = tens > 0 and string.format('%d', tens) or ''
   -- Tasks without a state entry (first delivery, no overrides: the common case) share
   -- these strings, formatted once per call (a number argument costs a conversion each).
   local defSuffix = ':' .. ARGV[3] .. ':' .. ARGV[2]
@@ -408,20 +416,22 @@ if m > 0 then
       deadline = now + tonumber(l)
       if deadline ~= defDeadline then
         deadlineText = string.format('%d', deadline)
-        overrides[#overrides + 1] = j
-        overrides[#overrides + 1] = deadline
+        overrides[no + 1] = j
+        overrides[no + 2] = deadline
+        no = no + 2
       end
     end
-    local token = base + j
     zadd[2 * j + 1] = deadlineText
     zadd[2 * j + 2] = id
     hset[2 * j + 1] = id
-    hset[2 * j + 2] = prefix .. string.format('%d', token) .. suffix
+    hset[2 * j + 2] = prefix .. tensText .. DIGITS[units + 1] .. suffix -- token base + j
+    units = units + 1
+    if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
     out[3 * j + 3] = id
     out[3 * j + 4] = body
     out[3 * j + 5] = attempts
   end
-  for j = 1, #overrides do out[3 * m + 5 + j] = overrides[j] end
+  for j = 1, no do out[3 * m + 5 + j] = overrides[j] end
   chunked('ZADD', working, zadd, 1000)
   chunked('HSET', state, hset, 1000)
   if rlimit then
@@ -446,7 +456,7 @@ return out
 
     static let enqueue = LuaScript(
         name: "enqueue",
-        sha1: "113e5289df2e5a5376c6b85b8ff1103592a2f431",
+        sha1: "91fe4ca074482d90e01486c94e5961f466334b4b",
         keys: ["pending", "delayed", "tasks", "state", "meta", "signal"],
         readOnly: false,
         source: #"""
@@ -485,6 +495,10 @@ local MAX_ATTEMPTS = 1000000
 -- '~relq anchor~' then 120 '~' (a literal: building it with string.rep cost every call)
 local ANCHOR =
   '~relq anchor~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
+
+-- Last digits of consecutive server ids: the id text is built as tens .. DIGITS[units + 1], the
+-- tens formatted once per ten ids (string.format cost about four times a concatenation).
+local DIGITS = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9'}
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -555,10 +569,21 @@ if server > 0 then
   nextId = rcall('HINCRBY', meta, 'seq', server == n and ARGV[1] or string.format('%d', server)) - server + 1
   firstId = nextId
 end
-for i = 1, n do
-  local id = ARGV[2 + w * (i - 1)]
-  if id == '' then id = string.format('%d', nextId); nextId = nextId + 1 end
-  ids[i] = id
+if server > 0 then
+  local units = nextId % 10
+  local tens = (nextId - units) / 10
+  local tensText = tens > 0 and string.format('%d', tens) or ''
+  for i = 1, n do
+    local id = ARGV[2 + w * (i - 1)]
+    if id == '' then
+      id = tensText .. DIGITS[units + 1]
+      units = units + 1
+      if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
+    end
+    ids[i] = id
+  end
+else
+  for i = 1, n do ids[i] = ARGV[2 + w * (i - 1)] end
 end
 
 -- One existence check for all candidates (chunked HMGET).
@@ -569,14 +594,18 @@ for i = 1, n, 1000 do
   for k = 1, #r do if r[k] then exists[i + k - 1] = true end end
 end
 
-local out = {1}
+local out, no = {1}, 1
+-- Ids met in this batch (caller ids may repeat; server ids are distinct, so a batch of only
+-- server ids needs no bookkeeping).
 local seen = {}
+local track = server < n
 local hset, lpush, zadd, st = {'', ANCHOR}, {}, {}, {'', ANCHOR}
-local ready, inserted = 0, 0
+local nh, nl, nz, ns = 2, 0, 0, 2
+local inserted = 0
 for i = 1, n do
   local b = 1 + w * (i - 1)
   local id = ids[i]
-  local ok = not exists[i] and not seen[id]
+  local ok = not exists[i] and not (track and seen[id])
   if not ok and ARGV[b + 1] == '' then
     -- Server id taken (a caller used a numeric id): take the next free one.
     firstId = nil -- the ids are no longer consecutive
@@ -586,39 +615,46 @@ for i = 1, n do
     end
     if not ok then return {-1, 'could not allocate a server id'} end
   end
-  out[#out + 1] = id
+  -- (Appends use counters: `#t` is a search in Lua 5.1.)
+  out[no + 1] = id
+  no = no + 2
   if ok then
-    seen[id] = true
+    if track then seen[id] = true end
     inserted = inserted + 1
-    hset[#hset + 1] = id
-    hset[#hset + 1] = hdr .. ARGV[b + 2]
+    hset[nh + 1] = id
+    hset[nh + 2] = hdr .. ARGV[b + 2]
+    nh = nh + 2
     if delays[i] == 0 then
-      lpush[#lpush + 1] = id
+      nl = nl + 1
+      lpush[nl] = id
     else
-      zadd[#zadd + 1] = string.format('%d', now + delays[i])
-      zadd[#zadd + 1] = id
+      zadd[nz + 1] = string.format('%d', now + delays[i])
+      zadd[nz + 2] = id
+      nz = nz + 2
     end
-    local l, m = '', ''
-    if w == 5 then l, m = ARGV[b + 4], ARGV[b + 5] end
-    if l ~= '' or m ~= '' then
-      st[#st + 1] = id
-      st[#st + 1] = '0::' .. m .. ':' .. l
+    if w == 5 then
+      local l, m = ARGV[b + 4], ARGV[b + 5]
+      if l ~= '' or m ~= '' then
+        st[ns + 1] = id
+        st[ns + 2] = '0::' .. m .. ':' .. l
+        ns = ns + 2
+      end
     end
-    out[#out + 1] = 1
+    out[no] = 1
   else
-    out[#out + 1] = 0
+    out[no] = 0
   end
 end
 
 if inserted > 0 then
   chunked('HSET', tasks, hset, 1000)
-  if #st > 2 then chunked('HSET', state, st, 1000) end
-  if #zadd > 0 then chunked('ZADD', delayed, zadd, 1000) end
-  if #lpush > 0 then
+  if ns > 2 then chunked('HSET', state, st, 1000) end
+  if nz > 0 then chunked('ZADD', delayed, zadd, 1000) end
+  if nl > 0 then
     -- n <= 1000, so one LPUSH (<= 1000 elements) suffices.
-    local len = rcall('LPUSH', pending, unpack(lpush))
+    local len = rcall('LPUSH', pending, unpack(lpush, 1, nl))
     -- pending was empty: wake a sleeping consumer.
-    if len == #lpush and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, '1') end
+    if len == nl and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, '1') end
   end
   rcall('HINCRBY', meta, 'enqueued', inserted == n and ARGV[1] or string.format('%d', inserted))
 end
@@ -896,7 +932,7 @@ return out
 
     static let releaseDequeue = LuaScript(
         name: "release_dequeue",
-        sha1: "3661626c302deaa063b12d93bf361760b19ae8d0",
+        sha1: "0f50c3b74231409b716fdd9e20568ab592062eda",
         keys: ["pending", "delayed", "working", "tasks", "state", "errors", "meta", "rate", "signal"],
         readOnly: false,
         source: #"""
@@ -989,6 +1025,11 @@ local MAX_ATTEMPTS = 1000000
 local ANCHOR =
   '~relq anchor~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
 
+-- Last digits of the call's consecutive lease tokens: a token's text is built as
+-- tens .. DIGITS[units + 1], the tens formatted once per ten tokens (string.format costs about
+-- four times a concatenation).
+local DIGITS = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9'}
+
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
   local v = tonumber(s)
@@ -1073,8 +1114,11 @@ end
 local out = {1, now}
 if m > 0 then
   local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
-  local overrides = {}
+  local overrides, no = {}, 0
   local zadd, hset = {'inf', ANCHOR}, {'', ANCHOR}
+  local units = (base + 1) % 10
+  local tens = (base + 1 - units) / 10
+  local tensText = tens > 0 and string.format('%d', tens) or ''
   -- Tasks without a state entry (first delivery, no overrides: the common case) share
   -- these strings, formatted once per call (a number argument costs a conversion each).
   local defSuffix = ':' .. ARGV[3] .. ':' .. ARGV[2]
@@ -1095,20 +1139,22 @@ if m > 0 then
       deadline = now + tonumber(l)
       if deadline ~= defDeadline then
         deadlineText = string.format('%d', deadline)
-        overrides[#overrides + 1] = j
-        overrides[#overrides + 1] = deadline
+        overrides[no + 1] = j
+        overrides[no + 2] = deadline
+        no = no + 2
       end
     end
-    local token = base + j
     zadd[2 * j + 1] = deadlineText
     zadd[2 * j + 2] = id
     hset[2 * j + 1] = id
-    hset[2 * j + 2] = prefix .. string.format('%d', token) .. suffix
+    hset[2 * j + 2] = prefix .. tensText .. DIGITS[units + 1] .. suffix -- token base + j
+    units = units + 1
+    if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
     out[3 * j + 3] = id
     out[3 * j + 4] = body
     out[3 * j + 5] = attempts
   end
-  for j = 1, #overrides do out[3 * m + 5 + j] = overrides[j] end
+  for j = 1, no do out[3 * m + 5 + j] = overrides[j] end
   chunked('ZADD', working, zadd, 1000)
   chunked('HSET', state, hset, 1000)
   if rlimit then
