@@ -12,6 +12,9 @@ import Synchronization
 // or brackets: `thresholds check` looks the files up by the raw name while `thresholds update`
 // writes them under a shell-safe one (package-benchmark 1.38.1).
 
+/// The task `Queue_cycle_enqueue_releaseAndDequeue` holds between samples.
+let heldDelivery = Mutex<Delivery?>(nil)
+
 /// What the round-trip benchmarks share: the server and a client, set up once per benchmark.
 final class Fixture: Sendable {
     let server: RedisServer
@@ -107,6 +110,27 @@ let benchmarks: @Sendable () -> Void = {
             try await queue.enqueue(payload)
             guard let delivery = try await queue.dequeueOne() else { fatalError("no task to dequeue") }
             try await queue.release(delivery)
+        }
+    }
+
+    // The consumer-loop form: enqueue, then release the held task and take the next in one call
+    // (two script calls per task). The held task carries over between samples (the first sample
+    // also dequeues one), so a sample is exactly the loop's work.
+    Benchmark(
+        "Queue_cycle_enqueue_releaseAndDequeue",
+        configuration: .init(setup: { try await Fixture.start() }, teardown: { Fixture.stop() })
+    ) { benchmark in
+        let queue = Fixture.shared.queue
+        for _ in benchmark.scaledIterations {
+            try await queue.enqueue(payload)
+            let next: Delivery?
+            if let current = heldDelivery.withLock({ $0 }) {
+                next = try await queue.releaseAndDequeue(current).next.deliveries.first
+            } else {
+                next = try await queue.dequeueOne()
+            }
+            guard let next else { fatalError("no task to dequeue") }
+            heldDelivery.withLock { $0 = next }
         }
     }
 
