@@ -9,6 +9,10 @@
 #     HELD   leases held during the run, as a busy queue has (default 0)
 #   LUA_DIR=dir   scripts to profile (default lua/; e.g. an older version extracted with git show)
 #   FULL=1        enqueue in the full form (5 arguments per task) instead of the short form
+#   COMBINED=1    consumers call release_dequeue (release the previous call's tasks and lease the
+#                 next BATCH in one script) instead of dequeue and release: prints the two
+#                 together as "dequeue+release" (the first dequeue and the last release are not
+#                 measured, so CALLS - 1 combined calls are)
 #   SWEEP=1       also: instructions per expired lease swept back (CALLS sweep calls of BATCH
 #                 leases, in a second queue whose tasks were dequeued with a 1 ms lease)
 #
@@ -33,13 +37,14 @@ for _ in $(seq 1 300); do "${R[@]}" PING 2> /dev/null | grep -q PONG && break; s
 "${R[@]}" PING | grep -q PONG || { echo "lua-profile: redis-server under valgrind did not start" >&2; exit 1; }
 
 declare -A SHA KEYS
-for name in enqueue dequeue release sweep; do
+for name in enqueue dequeue release release_dequeue sweep; do
+  [[ -f "$LUA_DIR/$name.lua" ]] || continue # release_dequeue: older script versions lack it
   SHA[$name]=$("${R[@]}" -x SCRIPT LOAD < "$LUA_DIR/$name.lua")
   KEYS[$name]=$(sed -n 's/^-- KEYS: //p' "$LUA_DIR/$name.lua")
 done
-keysof() { local p; for p in ${KEYS[$1]}; do printf 'relq:{profile}:%s\n' "$p"; done; }
+keysof() { local p; for p in ${KEYS[$1]:-}; do printf 'relq:{profile}:%s\n' "$p"; done; }
 mapfile -t KE < <(keysof enqueue); mapfile -t KD < <(keysof dequeue); mapfile -t KR < <(keysof release)
-mapfile -t KS < <(keysof sweep)
+mapfile -t KS < <(keysof sweep); mapfile -t KRD < <(keysof release_dequeue)
 resp() { printf '*%d\r\n' $#; local a; for a; do printf '$%d\r\n%s\r\n' ${#a} "$a"; done; }
 PAY=$(printf 'x%.0s' $(seq 100))
 enqueue_cmd() { # enqueue_cmd N: N server-id tasks with a 100-byte payload
@@ -57,11 +62,25 @@ if (( HELD > 0 )); then
 fi
 # The measured calls, generated before measuring; task k of the run has id = token = HELD + k.
 for c in $(seq 1 "$CALLS"); do enqueue_cmd "$BATCH"; done > "$DIR/e"
-for c in $(seq 1 "$CALLS"); do resp EVALSHA "${SHA[dequeue]}" "${#KD[@]}" "${KD[@]}" "$BATCH" 30000 5; done > "$DIR/d"
-for c in $(seq 0 $((CALLS - 1))); do
-  args=(); for i in $(seq 1 "$BATCH"); do k=$((HELD + c * BATCH + i)); args+=("$k" "$k"); done
-  resp EVALSHA "${SHA[release]}" "${#KR[@]}" "${KR[@]}" "$BATCH" "${args[@]}"
-done > "$DIR/r"
+pairs() { # pairs C: the (id, token) pairs of the tasks of measured call C (0-based)
+  local i k; for i in $(seq 1 "$BATCH"); do k=$((HELD + $1 * BATCH + i)); printf '%s\n%s\n' "$k" "$k"; done
+}
+if [[ -n ${COMBINED:-} ]]; then
+  # Unmeasured: the first dequeue (before "d") and the last release (after "r").
+  resp EVALSHA "${SHA[dequeue]}" "${#KD[@]}" "${KD[@]}" "$BATCH" 30000 5 > "$DIR/first"
+  for c in $(seq 0 $((CALLS - 2))); do
+    mapfile -t args < <(pairs "$c")
+    resp EVALSHA "${SHA[release_dequeue]}" "${#KRD[@]}" "${KRD[@]}" "$BATCH" 30000 5 "$BATCH" "${args[@]}"
+  done > "$DIR/d"
+  mapfile -t args < <(pairs $((CALLS - 1)))
+  resp EVALSHA "${SHA[release]}" "${#KR[@]}" "${KR[@]}" "$BATCH" "${args[@]}" > "$DIR/last"
+else
+  for c in $(seq 1 "$CALLS"); do resp EVALSHA "${SHA[dequeue]}" "${#KD[@]}" "${KD[@]}" "$BATCH" 30000 5; done > "$DIR/d"
+  for c in $(seq 0 $((CALLS - 1))); do
+    mapfile -t args < <(pairs "$c")
+    resp EVALSHA "${SHA[release]}" "${#KR[@]}" "${KR[@]}" "$BATCH" "${args[@]}"
+  done > "$DIR/r"
+fi
 
 # instructions FILE: zero the counters, pipe FILE, dump, print the dump's total.
 instructions() {
@@ -71,12 +90,25 @@ instructions() {
   local dump; dump=$(ls -t "$DIR"/cg.out.* | head -1)
   awk '/^(summary|totals):/ { print $2; exit }' "$dump"
 }
-ie=$(instructions "$DIR/e"); id=$(instructions "$DIR/d"); ir=$(instructions "$DIR/r")
+ie=$(instructions "$DIR/e")
+if [[ -n ${COMBINED:-} ]]; then
+  "${R[@]}" --pipe < "$DIR/first" > /dev/null
+  id=$(instructions "$DIR/d")
+  "${R[@]}" --pipe < "$DIR/last" > /dev/null
+else
+  id=$(instructions "$DIR/d"); ir=$(instructions "$DIR/r")
+fi
 released=$("${R[@]}" HGET 'relq:{profile}:meta' released)
 [[ "$released" == $((BATCH * CALLS)) ]] || { echo "lua-profile: released ${released:-0} of $((BATCH * CALLS)) tasks" >&2; exit 1; }
-awk -v n=$((BATCH * CALLS)) -v b="$BATCH" -v h="$HELD" -v e="$ie" -v d="$id" -v r="$ir" 'BEGIN {
-  printf "instructions per task, batch %d, %d leases held: enqueue %.1fk, dequeue %.1fk, release %.1fk; cycle %.1fk\n",
-    b, h, e / n / 1000, d / n / 1000, r / n / 1000, (e + d + r) / n / 1000 }'
+if [[ -n ${COMBINED:-} ]]; then
+  awk -v n=$((BATCH * CALLS)) -v m=$((BATCH * (CALLS - 1))) -v b="$BATCH" -v h="$HELD" -v e="$ie" -v d="$id" 'BEGIN {
+    printf "instructions per task, batch %d, %d leases held: enqueue %.1fk, dequeue+release (release_dequeue) %.1fk; cycle %.1fk\n",
+      b, h, e / n / 1000, d / m / 1000, e / n / 1000 + d / m / 1000 }'
+else
+  awk -v n=$((BATCH * CALLS)) -v b="$BATCH" -v h="$HELD" -v e="$ie" -v d="$id" -v r="$ir" 'BEGIN {
+    printf "instructions per task, batch %d, %d leases held: enqueue %.1fk, dequeue %.1fk, release %.1fk; cycle %.1fk\n",
+      b, h, e / n / 1000, d / n / 1000, r / n / 1000, (e + d + r) / n / 1000 }'
+fi
 
 if [[ -n ${SWEEP:-} ]]; then
   # The same queue, now empty: BATCH * CALLS tasks leased for 1 ms, then swept back.
