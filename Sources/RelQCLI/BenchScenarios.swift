@@ -286,19 +286,29 @@ enum BenchScenario: String, CaseIterable, Sendable {
     /// Tasks enqueued at 1,000/s to idle consumers blocked in `dequeue(wait:)`; enqueue → dequeue
     /// time on the client's monotonic clock (the payload carries the timestamp).
     static func latencyScenario(_ context: BenchContext) async throws -> [BenchResult] {
-        var results: [BenchResult] = []
-        for onIOThread in [false, true] {
-            results += try await latency(context, onIOThread: onIOThread)
-        }
-        return results
-    }
-
-    static func latency(_ context: BenchContext, onIOThread: Bool) async throws -> [BenchResult] {
-        let queue = try await context.queue("relq-bench-latency")
         let consumers = 4
         let rate = 1000
         let total = context.quick ? 1_500 : 5_000
         let skip = rate / 5  // the first 200 ms warm up connections
+        let floor = try await LatencyFloor.measure(context, consumers: consumers, rate: rate, total: total, skip: skip)
+        var results = [
+            BenchResult(
+                "latency", "p50_floor", value: floor.p50Milliseconds, unit: "ms",
+                notes: "\(floor.samples) samples: the same path with plain LPUSH / BLPOP, no scripts (the client's floor on this machine)"),
+            BenchResult("latency", "p99_floor", value: floor.p99Milliseconds, unit: "ms"),
+        ]
+        for result in results { context.progress.note(result.summary) }
+        for onIOThread in [false, true] {
+            results += try await latency(
+                context, onIOThread: onIOThread, consumers: consumers, rate: rate, total: total, skip: skip, floor: floor)
+        }
+        return results
+    }
+
+    static func latency(
+        _ context: BenchContext, onIOThread: Bool, consumers: Int, rate: Int, total: Int, skip: Int, floor: LatencyFloor
+    ) async throws -> [BenchResult] {
+        let queue = try await context.queue("relq-bench-latency")
         let shared = LatencyState()
         let executor = onIOThread ? context.client.ioExecutor() : nil
         let variant = onIOThread ? " on the I/O executor" : ""
@@ -345,8 +355,12 @@ enum BenchScenario: String, CaseIterable, Sendable {
         let suffix = onIOThread ? "_io_executor" : ""
         let notes = "\(snapshot.totalCount) samples, \(consumers) consumers in dequeue(wait:)\(variant), producer on the cooperative pool"
         let results = [
-            BenchResult("latency", "p50\(suffix)", value: ms(snapshot.valueAtPercentile(50)), unit: "ms", goal: .atMost(0.3), notes: notes),
-            BenchResult("latency", "p99\(suffix)", value: ms(snapshot.valueAtPercentile(99)), unit: "ms", goal: .atMost(1)),
+            BenchResult(
+                "latency", "p50\(suffix)", value: ms(snapshot.valueAtPercentile(50)), unit: "ms",
+                reference: ("p50_floor", floor.p50Milliseconds), goal: .atMost(0.3), notes: notes),
+            BenchResult(
+                "latency", "p99\(suffix)", value: ms(snapshot.valueAtPercentile(99)), unit: "ms",
+                reference: ("p99_floor", floor.p99Milliseconds), goal: .atMost(1)),
             BenchResult("latency", "p99.9\(suffix)", value: ms(snapshot.valueAtPercentile(99.9)), unit: "ms"),
             BenchResult("latency", "max\(suffix)", value: ms(snapshot.max), unit: "ms"),
         ]
