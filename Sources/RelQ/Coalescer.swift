@@ -1,25 +1,27 @@
 import Synchronization
 
-/// Merges concurrent single-task calls of one kind (enqueue, release) into batch script calls.
+/// Merges concurrent single-task calls of one kind (enqueue, dequeue, release,
+/// release-and-dequeue) into batch script calls.
 ///
-/// A caller that finds no call in flight sends its items at once, so a lone caller pays nothing.
+/// A caller that finds no call in flight sends its item at once, so a lone caller pays nothing.
 /// Callers that arrive while a call is in flight wait; when it returns, the first of them becomes
 /// the next sender and takes everyone waiting (up to ``maxBatch`` items) into one call. Each caller
 /// waits for at most the call in flight and its own, Redis runs one script per batch instead of one
 /// per task, and arrival order is kept. If a batch call fails, every caller in it gets the error.
 final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
+    /// Sends a batch; returns one output per item, in order.
     typealias Send = @Sendable ([Item]) async throws -> [Output]
 
     /// A class, not a struct: arrays of a generic struct are copied and destroyed through value
     /// witnesses that look the struct's metadata up on every call (~7 % of the client's CPU on
     /// the single-task path by `perf`); a class reference is only retained and released.
     private final class Waiter {
-        let items: [Item]
-        /// Resumed with this caller's outputs, or with nil: "you send the next batch".
-        let continuation: CheckedContinuation<[Output]?, any Error>
+        let item: Item
+        /// Resumed with this caller's output, or with nil: "you send the next batch".
+        let continuation: CheckedContinuation<Output?, any Error>
 
-        init(items: [Item], continuation: CheckedContinuation<[Output]?, any Error>) {
-            self.items = items
+        init(item: Item, continuation: CheckedContinuation<Output?, any Error>) {
+            self.item = item
             self.continuation = continuation
         }
     }
@@ -39,18 +41,18 @@ final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
         self.send = send
     }
 
-    /// Sends `items` (at most ``maxBatch``), alone or together with other callers' items.
-    func submit(_ items: [Item]) async throws -> [Output] {
+    /// Sends `item`, alone or together with other callers' items, and returns its output.
+    func submit(_ item: Item) async throws -> Output {
         let leads = state.withLock { state -> Bool in
             if state.sending { return false }
             state.sending = true
             return true
         }
-        if leads { return try await sendAsLeader(items) }
-        let outputs: [Output]? = try await withCheckedThrowingContinuation { continuation in
+        if leads { return try await sendAsLeader(item) }
+        let output: Output? = try await withCheckedThrowingContinuation { continuation in
             let leadsNow = state.withLock { state -> Bool in
                 if state.sending {
-                    state.waiters.append(Waiter(items: items, continuation: continuation))
+                    state.waiters.append(Waiter(item: item, continuation: continuation))
                     return false
                 }
                 state.sending = true
@@ -58,24 +60,22 @@ final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
             }
             if leadsNow { continuation.resume(returning: nil) }
         }
-        if let outputs { return outputs }
-        return try await sendAsLeader(items)
+        if let output { return output }
+        return try await sendAsLeader(item)
     }
 
     /// Sends `own` plus the waiters that fit, hands the outputs out, then passes the lead on.
-    private func sendAsLeader(_ own: [Item]) async throws -> [Output] {
+    private func sendAsLeader(_ own: Item) async throws -> Output {
         let riders = state.withLock { state -> [Waiter] in
-            var room = maxBatch - own.count
-            var taken = 0
-            while taken < state.waiters.count, state.waiters[taken].items.count <= room {
-                room -= state.waiters[taken].items.count
-                taken += 1
-            }
+            let taken = min(state.waiters.count, maxBatch - 1)
+            if taken == 0 { return [] }
             defer { state.waiters.removeFirst(taken) }
             return Array(state.waiters.prefix(taken))
         }
-        var batch = own
-        for rider in riders { batch += rider.items }
+        var batch: [Item] = []
+        batch.reserveCapacity(1 + riders.count)
+        batch.append(own)
+        for rider in riders { batch.append(rider.item) }
         let result: Result<[Output], any Error>
         do {
             let outputs = try await send(batch)
@@ -86,15 +86,11 @@ final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
         } catch {
             result = .failure(error)
         }
-        var offset = own.count
-        for rider in riders {
+        for (index, rider) in riders.enumerated() {
             switch result {
-            case .success(let outputs):
-                rider.continuation.resume(returning: Array(outputs[offset..<offset + rider.items.count]))
-            case .failure(let error):
-                rider.continuation.resume(throwing: error)
+            case .success(let outputs): rider.continuation.resume(returning: outputs[index + 1])
+            case .failure(let error): rider.continuation.resume(throwing: error)
             }
-            offset += rider.items.count
         }
         let next = state.withLock { state -> Waiter? in
             if state.waiters.isEmpty {
@@ -104,6 +100,6 @@ final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
             return state.waiters.removeFirst()
         }
         next?.continuation.resume(returning: nil)
-        return Array(try result.get().prefix(own.count))
+        return try result.get()[0]
     }
 }

@@ -42,7 +42,7 @@ extension ReliableQueue {
 
     private func dequeueNow(max: Int) async throws -> DequeueResult {
         if max == 1 {
-            return try await dequeueCoalescer.submit([1])[0]
+            return try await dequeueCoalescer.submit(1)
         }
         return try await context.sendDequeue(max: max, script: scripts.dequeue, arguments: arguments)
     }

@@ -15,8 +15,8 @@ extension ReliableQueue {
     public func enqueue(
         _ payload: [UInt8], id: TaskID? = nil, delay: Duration = .zero, leaseTimeout: Duration? = nil, maxAttempts: Int? = nil
     ) async throws -> EnqueueResult {
-        let results = try await enqueue(batch: [NewTask(payload: payload, id: id, delay: delay, leaseTimeout: leaseTimeout, maxAttempts: maxAttempts)])
-        return results[0]
+        let task = try encode(NewTask(payload: payload, id: id, delay: delay, leaseTimeout: leaseTimeout, maxAttempts: maxAttempts))
+        return try await enqueueCoalescer.submit(task)
     }
 
     /// Enqueues a text payload (UTF-8).
@@ -56,20 +56,9 @@ extension ReliableQueue {
         guard !batch.isEmpty else { throw ReliableQueueError(.invalidArgument, "an enqueue batch needs at least one task") }
         var encoded: [EncodedTask] = []
         encoded.reserveCapacity(batch.count)
-        for task in batch {
-            guard task.payload.count <= configuration.maxPayloadBytes else {
-                throw ReliableQueueError(.invalidArgument, "payload of \(task.payload.count) bytes exceeds maxPayloadBytes (\(configuration.maxPayloadBytes))")
-            }
-            if let id = task.id { try Validation.taskID(id) }
-            let delay = try Validation.milliseconds(task.delay, "delay")
-            let lease = try task.leaseTimeout.map { try Validation.milliseconds($0, "leaseTimeout", minimum: .milliseconds(1)) }
-            if let max = task.maxAttempts { try Validation.count(max, "maxAttempts", maximum: 1_000_000) }
-            encoded.append(EncodedTask(
-                id: task.id ?? "", payload: task.payload, delay: String(delay), lease: lease.map(String.init) ?? "",
-                maxAttempts: task.maxAttempts.map(String.init) ?? ""))
-        }
+        for task in batch { encoded.append(try encode(task)) }
         if encoded.count == 1 {
-            return try await enqueueCoalescer.submit(encoded)
+            return [try await enqueueCoalescer.submit(encoded[0])]
         }
         var results: [EnqueueResult] = []
         results.reserveCapacity(encoded.count)
@@ -80,6 +69,20 @@ extension ReliableQueue {
             start = end
         }
         return results
+    }
+
+    /// Checks a task and encodes its script arguments (nothing is sent).
+    private func encode(_ task: NewTask) throws -> EncodedTask {
+        guard task.payload.count <= configuration.maxPayloadBytes else {
+            throw ReliableQueueError(.invalidArgument, "payload of \(task.payload.count) bytes exceeds maxPayloadBytes (\(configuration.maxPayloadBytes))")
+        }
+        if let id = task.id { try Validation.taskID(id) }
+        let delay = try Validation.milliseconds(task.delay, "delay")
+        let lease = try task.leaseTimeout.map { try Validation.milliseconds($0, "leaseTimeout", minimum: .milliseconds(1)) }
+        if let max = task.maxAttempts { try Validation.count(max, "maxAttempts", maximum: 1_000_000) }
+        return EncodedTask(
+            id: task.id ?? "", payload: task.payload, delay: String(delay), lease: lease.map(String.init) ?? "",
+            maxAttempts: task.maxAttempts.map(String.init) ?? "")
     }
 
     /// A validated task as script arguments.

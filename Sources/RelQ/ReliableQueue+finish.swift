@@ -13,7 +13,8 @@ extension ReliableQueue {
     ///   - id: the task's id.
     ///   - token: the lease token of the delivery.
     public func release(id: TaskID, token: Int64) async throws {
-        let outcome = try await release(batch: [LeaseReference(id: id, token: token)])[0]
+        try Validation.taskID(id)
+        let outcome = try await releaseCoalescer.submit(LeaseReference(id: id, token: token))
         let status = outcome == .released ? LuaScript.Status.ok : outcome == .staleLease ? LuaScript.Status.staleLease : LuaScript.Status.notFound
         if let error = scripts.release.script.error(forStatus: status, taskID: id) { throw error }
     }
@@ -35,7 +36,7 @@ extension ReliableQueue {
         guard !batch.isEmpty else { return [] }
         for item in batch { try Validation.taskID(item.id) }
         if batch.count == 1 {
-            return try await releaseCoalescer.submit(batch)
+            return [try await releaseCoalescer.submit(batch[0])]
         }
         var outcomes: [ReleaseOutcome] = []
         outcomes.reserveCapacity(batch.count)

@@ -20,7 +20,7 @@ extension ReliableQueue {
     /// - Parameter delivery: the delivery to finish.
     public func releaseAndDequeue(_ delivery: Delivery) async throws -> ReleaseAndDequeueResult {
         try Validation.taskID(delivery.id)
-        return try await releaseAndDequeueCoalescer.submit([LeaseReference(id: delivery.id, token: delivery.lease.token)])[0]
+        return try await releaseAndDequeueCoalescer.submit(LeaseReference(id: delivery.id, token: delivery.lease.token))
     }
 
     /// Releases up to 1,000 finished deliveries and leases up to `max` ready tasks, in one script
