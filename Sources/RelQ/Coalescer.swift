@@ -12,23 +12,15 @@ final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
     /// Sends a batch; returns one output per item, in order.
     typealias Send = @Sendable ([Item]) async throws -> [Output]
 
-    /// A class, not a struct: arrays of a generic struct are copied and destroyed through value
-    /// witnesses that look the struct's metadata up on every call (~7 % of the client's CPU on
-    /// the single-task path by `perf`); a class reference is only retained and released.
-    private final class Waiter {
-        let item: Item
-        /// Resumed with this caller's output, or with nil: "you send the next batch".
-        let continuation: CheckedContinuation<Output?, any Error>
-
-        init(item: Item, continuation: CheckedContinuation<Output?, any Error>) {
-            self.item = item
-            self.continuation = continuation
-        }
-    }
-
+    /// The callers waiting for the next batch: items and continuations in two arrays, in arrival
+    /// order (a continuation is resumed with the caller's output, or with nil: "you send the next
+    /// batch"). Not an array of a generic waiter type: copying and destroying those went through
+    /// value witnesses that looked the waiter's metadata up every time (~7 % of the client's CPU
+    /// on the single-task path by `perf`).
     private struct State {
         var sending = false
-        var waiters: [Waiter] = []
+        var items: [Item] = []
+        var continuations: [CheckedContinuation<Output?, any Error>] = []
     }
 
     private let state = Mutex(State())
@@ -52,7 +44,8 @@ final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
         let output: Output? = try await withCheckedThrowingContinuation { continuation in
             let leadsNow = state.withLock { state -> Bool in
                 if state.sending {
-                    state.waiters.append(Waiter(item: item, continuation: continuation))
+                    state.items.append(item)
+                    state.continuations.append(continuation)
                     return false
                 }
                 state.sending = true
@@ -66,16 +59,24 @@ final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
 
     /// Sends `own` plus the waiters that fit, hands the outputs out, then passes the lead on.
     private func sendAsLeader(_ own: Item) async throws -> Output {
-        let riders = state.withLock { state -> [Waiter] in
-            let taken = min(state.waiters.count, maxBatch - 1)
-            if taken == 0 { return [] }
-            defer { state.waiters.removeFirst(taken) }
-            return Array(state.waiters.prefix(taken))
+        // One array for the batch and one for the riders; the queues keep their capacity.
+        let (batch, riders) = state.withLock { state -> ([Item], [CheckedContinuation<Output?, any Error>]) in
+            let taken = min(state.items.count, maxBatch - 1)
+            var batch: [Item] = []
+            batch.reserveCapacity(1 + taken)
+            batch.append(own)
+            if taken == 0 { return (batch, []) }
+            batch.append(contentsOf: state.items[..<taken])
+            let riders = Array(state.continuations[..<taken])
+            if taken == state.items.count {
+                state.items.removeAll(keepingCapacity: true)
+                state.continuations.removeAll(keepingCapacity: true)
+            } else {
+                state.items.removeFirst(taken)
+                state.continuations.removeFirst(taken)
+            }
+            return (batch, riders)
         }
-        var batch: [Item] = []
-        batch.reserveCapacity(1 + riders.count)
-        batch.append(own)
-        for rider in riders { batch.append(rider.item) }
         let result: Result<[Output], any Error>
         do {
             let outputs = try await send(batch)
@@ -88,18 +89,20 @@ final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
         }
         for (index, rider) in riders.enumerated() {
             switch result {
-            case .success(let outputs): rider.continuation.resume(returning: outputs[index + 1])
-            case .failure(let error): rider.continuation.resume(throwing: error)
+            case .success(let outputs): rider.resume(returning: outputs[index + 1])
+            case .failure(let error): rider.resume(throwing: error)
             }
         }
-        let next = state.withLock { state -> Waiter? in
-            if state.waiters.isEmpty {
+        let next = state.withLock { state -> CheckedContinuation<Output?, any Error>? in
+            if state.items.isEmpty {
                 state.sending = false
                 return nil
             }
-            return state.waiters.removeFirst()
+            // The next leader sends its own item: it leaves the queue.
+            state.items.removeFirst()
+            return state.continuations.removeFirst()
         }
-        next?.continuation.resume(returning: nil)
+        next?.resume(returning: nil)
         return try result.get()[0]
     }
 }
