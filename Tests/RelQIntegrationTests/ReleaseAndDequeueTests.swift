@@ -39,6 +39,22 @@ struct ReleaseAndDequeueTests {
         }
     }
 
+    @Test func survivesAScriptCacheFlush() async throws {
+        try await RedisServer.withServer { server in
+            try await withClient(server) { client in
+                let queue = try makeQueue(client)
+                _ = try await queue.enqueue(batch: (0..<3).map { .init(payload: [UInt8($0)], id: "f\($0)") })
+                let first = try #require(try await queue.dequeueOne())
+                _ = try server.command("SCRIPT", "FLUSH")  // as after a Redis restart: NOSCRIPT, load, retry
+                let before = try commandCalls(server, "script|load")
+                let result = try await queue.releaseAndDequeue(first)
+                #expect(result.outcomes == [.released] && result.next.deliveries.first?.id == "f1")
+                #expect(try commandCalls(server, "script|load") - before == 1, "the composed script was loaded once")
+                try await queue.deleteQueue()
+            }
+        }
+    }
+
     @Test func aStaleReleaseChangesNothingAndStillDeliversTheNext() async throws {
         try await withSharedQueue(configuration: .init(leaseTimeout: .milliseconds(100))) { queue, _ in
             _ = try await queue.enqueue(batch: ["x", "y"].map { .init(payload: Array($0.utf8), id: $0) })
