@@ -52,7 +52,7 @@ struct ReliabilitySecurityTests {
 
     @Test func aclProfilesCoverTheScripts() throws {
         #expect(try Self.commands(ofScripts: ["enqueue"]) == Set(Profiles.producer))
-        #expect(try Self.commands(ofScripts: ["dequeue", "release", "requeue", "extend"]) == Set(Profiles.consumer))
+        #expect(try Self.commands(ofScripts: ["dequeue", "release", "release_dequeue", "requeue", "extend"]) == Set(Profiles.consumer))
         #expect(try Self.commands(ofScripts: ["sweep"]) == Set(Profiles.sweeper))
         #expect(try Self.commands(ofScripts: ["stats", "inspect", "peek", "dead_list"]) == Set(Profiles.readOnly))
     }
@@ -104,8 +104,8 @@ struct ReliabilitySecurityTests {
         try await producer.enqueue(Array("later".utf8), id: "a-delayed", delay: .milliseconds(50))
         let first = try #require(try await consumer.dequeueOne(wait: .seconds(1)))
         try await consumer.extendLease(first)
-        try await consumer.release(first)
-        let second = try #require(try await consumer.dequeueOne())
+        // Release and take the next in one script (release_dequeue).
+        let second = try #require(try await consumer.releaseAndDequeue(first).next.deliveries.first)
         _ = try await consumer.requeue(second, delay: .milliseconds(10), error: "retry")
         let third = try #require(try await consumer.dequeueOne())
         try await consumer.giveBack(third)
@@ -117,6 +117,7 @@ struct ReliabilitySecurityTests {
         await expectRefused("producer release") { try await producer.release(rest[0]) }
         await expectRefused("producer extend") { _ = try await producer.extendLease(rest[0]) }
         await expectRefused("sweeper release") { try await sweeper.release(rest[0]) }
+        await expectRefused("producer release-and-dequeue") { _ = try await producer.releaseAndDequeue(rest[0]) }
         try await consumer.release(rest[0])  // untouched by the refused calls
         try await Task.sleep(for: .milliseconds(450))
         #expect(try await sweeper.sweepAll().recovered == 3)  // the 3 leases left to expire
