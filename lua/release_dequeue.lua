@@ -237,7 +237,16 @@ end
 return out
 end
 
-local released = release({KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[9]}, {unpack(ARGV, 4)})
+-- The release arguments: ARGV[4..]; one unpack when they are at most 1000 values (the protocol's
+-- bound per unpack), else copied in a loop (up to 2001 values).
+local rargv
+if #ARGV <= 1003 then
+  rargv = {unpack(ARGV, 4)}
+else
+  rargv = {}
+  for i = 4, #ARGV do rargv[i - 3] = ARGV[i] end
+end
+local released = release({KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[9]}, rargv)
 if released[1] == -1 then return released end
 return {1, released,
   dequeue({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9]}, {ARGV[1], ARGV[2], ARGV[3]})}

@@ -105,6 +105,15 @@ struct ReleaseAndDequeueTests {
             #expect(rest.next.deliveries.map(\.id) == ["b9", "b10", "b11"] && rest.next.reason == .empty)
             let stats = try await queue.stats()
             #expect(stats.releasedTotal == 9 && stats.working == 3 && stats.pending == 0)
+
+            // 600 pairs: more release arguments than one unpack may take (the script copies them).
+            _ = try await queue.enqueue(batch: (0..<1200).map { .init(payload: [UInt8($0 % 256)], id: "l\($0)") })
+            let many = try await queue.dequeue(max: 600).deliveries
+            #expect(many.count == 600)
+            let large = try await queue.releaseAndDequeue(many, max: 600)
+            #expect(large.outcomes == Array(repeating: .released, count: 600))
+            #expect(large.next.deliveries.map(\.id) == (600..<1200).map { "l\($0)" })
+            #expect(try await queue.stats().releasedTotal == 609)
         }
     }
 
