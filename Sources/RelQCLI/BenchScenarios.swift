@@ -298,23 +298,55 @@ enum BenchScenario: String, CaseIterable, Sendable {
             BenchResult("latency", "p99_floor", value: floor.p99Milliseconds, unit: "ms"),
         ]
         for result in results { context.progress.note(result.summary) }
-        for onIOThread in [false, true] {
+        for placement in LatencyPlacement.allCases {
             results += try await latency(
-                context, onIOThread: onIOThread, consumers: consumers, rate: rate, total: total, skip: skip, floor: floor)
+                context, placement: placement, consumers: consumers, rate: rate, total: total, skip: skip, floor: floor)
         }
         return results
     }
 
+    /// Where the latency scenario's consumers (and producer) run.
+    enum LatencyPlacement: CaseIterable {
+        /// Everyone on the cooperative pool (the default).
+        case pool
+        /// Consumers on `RedisClient.ioExecutor()` (a pipelined connection's I/O thread).
+        case ioExecutor
+        /// Each consumer on its own `RedisClient.waitExecutor()`, the producer on `ioExecutor()`:
+        /// no thread hop on either side of the wake-up.
+        case waitExecutor
+
+        var suffix: String {
+            switch self {
+            case .pool: return ""
+            case .ioExecutor: return "_io_executor"
+            case .waitExecutor: return "_wait_executor"
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .pool: return ""
+            case .ioExecutor: return " on the I/O executor"
+            case .waitExecutor: return " each on a wait executor, producer on the I/O executor"
+            }
+        }
+    }
+
     static func latency(
-        _ context: BenchContext, onIOThread: Bool, consumers: Int, rate: Int, total: Int, skip: Int, floor: LatencyFloor
+        _ context: BenchContext, placement: LatencyPlacement, consumers: Int, rate: Int, total: Int, skip: Int, floor: LatencyFloor
     ) async throws -> [BenchResult] {
         let queue = try await context.queue("relq-bench-latency")
         let shared = LatencyState()
-        let executor = onIOThread ? context.client.ioExecutor() : nil
-        let variant = onIOThread ? " on the I/O executor" : ""
+        let variant = placement.description
         context.progress.begin("latency: \(total) tasks at \(rate)/s to \(consumers) waiting consumers\(variant)")
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<consumers {
+                let executor: (any TaskExecutor)?
+                switch placement {
+                case .pool: executor = nil
+                case .ioExecutor: executor = context.client.ioExecutor()
+                case .waitExecutor: executor = context.client.waitExecutor()
+                }
                 group.addTask(executorPreference: executor) {
                     while !shared.done.load(ordering: .acquiring) {
                         guard let delivery = try await queue.dequeueOne(wait: .milliseconds(200)) else { continue }
@@ -331,19 +363,22 @@ enum BenchScenario: String, CaseIterable, Sendable {
                     }
                 }
             }
-            let clock = ContinuousClock()
-            let start = clock.now
-            var payload = BenchContext.payload
-            for index in 0..<total {
-                // The first task goes out after 100 ms, so the consumers are blocked by then.
-                let due = start + .milliseconds(100) + .microseconds(1_000_000 / rate) * index
-                if due > clock.now { try await Task.sleep(until: due, tolerance: .zero, clock: clock) }
-                let stamp = benchNanoseconds()
-                payload.withUnsafeMutableBytes { raw in
-                    raw.storeBytes(of: stamp.littleEndian, as: UInt64.self)
-                    raw.storeBytes(of: UInt64(index).littleEndian, toByteOffset: 8, as: UInt64.self)
+            let producerExecutor = placement == .waitExecutor ? context.client.ioExecutor() : nil
+            try await withTaskExecutorPreference(producerExecutor) {
+                let clock = ContinuousClock()
+                let start = clock.now
+                var payload = BenchContext.payload
+                for index in 0..<total {
+                    // The first task goes out after 100 ms, so the consumers are blocked by then.
+                    let due = start + .milliseconds(100) + .microseconds(1_000_000 / rate) * index
+                    if due > clock.now { try await Task.sleep(until: due, tolerance: .zero, clock: clock) }
+                    let stamp = benchNanoseconds()
+                    payload.withUnsafeMutableBytes { raw in
+                        raw.storeBytes(of: stamp.littleEndian, as: UInt64.self)
+                        raw.storeBytes(of: UInt64(index).littleEndian, toByteOffset: 8, as: UInt64.self)
+                    }
+                    try await queue.enqueue(payload)
                 }
-                try await queue.enqueue(payload)
             }
             try await Task.sleep(for: .milliseconds(300))
             shared.done.store(true, ordering: .releasing)
@@ -352,8 +387,9 @@ enum BenchScenario: String, CaseIterable, Sendable {
         try await queue.deleteQueue()
         let snapshot = shared.histogram.withLock { $0 }
         func ms(_ nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1e6 }
-        let suffix = onIOThread ? "_io_executor" : ""
-        let notes = "\(snapshot.totalCount) samples, \(consumers) consumers in dequeue(wait:)\(variant), producer on the cooperative pool"
+        let suffix = placement.suffix
+        let producer = placement == .waitExecutor ? "" : ", producer on the cooperative pool"
+        let notes = "\(snapshot.totalCount) samples, \(consumers) consumers in dequeue(wait:)\(variant)\(producer)"
         let results = [
             BenchResult(
                 "latency", "p50\(suffix)", value: ms(snapshot.valueAtPercentile(50)), unit: "ms",

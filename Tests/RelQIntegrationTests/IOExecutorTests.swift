@@ -33,6 +33,31 @@ struct IOExecutorTests {
         }
     }
 
+    /// A consumer on its own wait executor blocks on that connection and is resumed on its thread.
+    @Test func aWaitingConsumerOnItsWaitExecutorWakesOnItsOwnThread() async throws {
+        try await withSharedQueue { queue, _ in
+            let executor = queue.client.waitExecutor()
+            let connection = try #require(executor as? RedisConnection)
+            let started = ContinuousClock.now
+            let consumer = Task(executorPreference: executor) { () async throws -> (Delivery?, Bool, Bool) in
+                let before = connection.isCurrentThread
+                let delivery = try await queue.dequeueOne(wait: .seconds(5))
+                return (delivery, before, connection.isCurrentThread)
+            }
+            try await Task.sleep(for: .milliseconds(150))  // the consumer is blocked in BLPOP by now
+            try await queue.enqueue(text: "wake up", id: "w-1")
+            let (delivery, ranThereBefore, ranThereAfter) = try await consumer.value
+            #expect(delivery?.id == "w-1" && delivery?.payloadText == "wake up")
+            #expect(ranThereBefore && ranThereAfter, "the consumer runs on the wait connection's thread, before and after the wake-up")
+            #expect(ContinuousClock.now - started < .seconds(3), "woken by the enqueue, not by the 5 s timeout")
+            #expect(queue.client.pooledBlockingConnections == 0, "the wait used the executor's own connection")
+            if let delivery { try await queue.release(delivery) }
+            // A second wait on the same executor works the same way (the connection is reused).
+            let again = Task(executorPreference: executor) { try await queue.dequeueOne(wait: .milliseconds(50)) }
+            #expect(try await again.value == nil)
+        }
+    }
+
     @Test func aTaskPreferringTheExecutorStillFinishesAfterShutdown() async throws {
         let server = try await SharedRedis.server()
         let configuration = try RedisConfiguration(url: server.url)
