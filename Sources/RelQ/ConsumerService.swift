@@ -216,11 +216,7 @@ public final class ConsumerService: Service, Sendable {
             await releaseRetrying(delivery, logger: logger)
             return nil
         }
-        if result.outcomes.first == .staleLease {
-            logger.info("relq: lease ran out before release; the task was delivered again")
-        } else if result.outcomes.first == .notFound {
-            logger.debug("relq: task already gone at release")
-        }
+        if let outcome = result.outcomes.first { log(outcome, logger: logger) }
         guard let next = result.next.deliveries.first else { return nil }
         if Task.isShuttingDownGracefully || Task.isCancelled {
             // Stopping: hand the task straight back, unprocessed (its attempt does not count).
@@ -235,18 +231,22 @@ public final class ConsumerService: Service, Sendable {
     private func releaseRetrying(_ delivery: Delivery, logger: Logger) async {
         for attempt in 1...3 {
             do {
-                try await queue.release(delivery)
-                return
-            } catch let error as ReliableQueueError where error.code == .taskNotFound {
-                if attempt == 1 { logger.debug("relq: task already gone at release", metadata: ["relq.error": "\(error)"]) }
-                return
-            } catch let error as ReliableQueueError where error.code == .staleLease {
-                logger.info("relq: lease ran out before release; the task was delivered again", metadata: ["relq.error": "\(error)"])
+                let outcome = try await queue.release([delivery])[0]
+                if attempt == 1 || outcome != .notFound { log(outcome, logger: logger) }
                 return
             } catch {
                 logger.debug("relq: release failed; retrying", metadata: ["relq.error": "\(error)"])
                 try? await Task.sleep(for: .milliseconds(50 * attempt))
             }
+        }
+    }
+
+    /// Logs a release that did not finish the task (a released one needs no line).
+    private func log(_ outcome: ReliableQueue.ReleaseOutcome, logger: Logger) {
+        if outcome == .staleLease {
+            logger.info("relq: lease ran out before release; the task was delivered again")
+        } else if outcome == .notFound {
+            logger.debug("relq: task already gone at release")
         }
     }
 

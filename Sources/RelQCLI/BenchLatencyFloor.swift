@@ -36,15 +36,9 @@ struct LatencyFloor {
                     }
                 }
             }
-            let clock = ContinuousClock()
-            let start = clock.now
-            for index in 0..<total {
-                let due = start + .milliseconds(100) + .microseconds(1_000_000 / rate) * index
-                if due > clock.now { try await Task.sleep(until: due, tolerance: .zero, clock: clock) }
+            try await shared.produce(total: total, rate: rate) { index in
                 _ = try await context.client.send(RedisCommand(["LPUSH", key, "\(benchNanoseconds()) \(index)"]))
             }
-            try await Task.sleep(for: .milliseconds(300))
-            shared.done.store(true, ordering: .releasing)
             try await group.waitForAll()
         }
         _ = try await context.client.send(RedisCommand(["UNLINK", key]))

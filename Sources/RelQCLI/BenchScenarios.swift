@@ -124,6 +124,21 @@ final class BenchContext: Sendable {
 final class LatencyState: Sendable {
     let histogram = Mutex(Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three))
     let done = Atomic<Bool>(false)
+
+    /// The producer's schedule, shared by the scenario and its floor so that both see the same
+    /// load: `send(index)` for `total` tasks at `rate` per second, the first after 100 ms (the
+    /// consumers are blocked by then); then 300 ms for the last ones to arrive, and `done`.
+    func produce(total: Int, rate: Int, _ send: (Int) async throws -> Void) async throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        for index in 0..<total {
+            let due = start + .milliseconds(100) + .microseconds(1_000_000 / rate) * index
+            if due > clock.now { try await Task.sleep(until: due, tolerance: .zero, clock: clock) }
+            try await send(index)
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        done.store(true, ordering: .releasing)
+    }
 }
 
 struct CycleMeasurement: Sendable {
@@ -365,13 +380,8 @@ enum BenchScenario: String, CaseIterable, Sendable {
             }
             let producerExecutor = placement == .waitExecutor ? context.client.ioExecutor() : nil
             try await withTaskExecutorPreference(producerExecutor) {
-                let clock = ContinuousClock()
-                let start = clock.now
                 var payload = BenchContext.payload
-                for index in 0..<total {
-                    // The first task goes out after 100 ms, so the consumers are blocked by then.
-                    let due = start + .milliseconds(100) + .microseconds(1_000_000 / rate) * index
-                    if due > clock.now { try await Task.sleep(until: due, tolerance: .zero, clock: clock) }
+                try await shared.produce(total: total, rate: rate) { index in
                     let stamp = benchNanoseconds()
                     payload.withUnsafeMutableBytes { raw in
                         raw.storeBytes(of: stamp.littleEndian, as: UInt64.self)
@@ -380,8 +390,6 @@ enum BenchScenario: String, CaseIterable, Sendable {
                     try await queue.enqueue(payload)
                 }
             }
-            try await Task.sleep(for: .milliseconds(300))
-            shared.done.store(true, ordering: .releasing)
             try await group.waitForAll()
         }
         try await queue.deleteQueue()
