@@ -124,10 +124,17 @@ local popped = #ids
 local bodies = rcall('HMGET', tasks, unpack(ids))
 local states = rcall('HMGET', state, unpack(ids))
 
--- Keep only ids whose data exists (defensive: a removed task may linger).
-local live, m = {}, 0
+-- Keep only ids whose data exists (defensive: a removed task may linger). The usual case,
+-- every one, needs no index table.
+local live, m = nil, 0
 for i = 1, popped do
-  if bodies[i] then m = m + 1; live[m] = i end
+  if bodies[i] then m = m + 1 end
+end
+if m < popped then
+  live, m = {}, 0
+  for i = 1, popped do
+    if bodies[i] then m = m + 1; live[m] = i end
+  end
 end
 
 local out = {1, now}
@@ -145,7 +152,7 @@ if m > 0 then
   local defDeadlineText = string.format('%d', defDeadline)
   out[3], out[4], out[5] = base + 1, defDeadline, m
   for j = 1, m do
-    local i = live[j]
+    local i = live and live[j] or j
     local id, body = ids[i], bodies[i]
     local attempts, prefix, suffix, deadline, deadlineText = 1, '1:', defSuffix, defDeadline, defDeadlineText
     if states[i] then

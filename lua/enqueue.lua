@@ -72,27 +72,33 @@ local w = 5
 if #ARGV == 1 + 2 * n then w = 2
 elseif #ARGV ~= 1 + 5 * n then return {-1, 'expected 1 + 5*n or 1 + 2*n arguments'} end
 
+local argv = ARGV -- (a local: every ARGV is a global lookup)
 -- Validate everything before writing anything.
 local delays, server = {}, 0
-for i = 1, n do
-  local b = 1 + w * (i - 1)
-  if w == 5 then
-    local d = ARGV[b + 3]
+if w == 2 then
+  -- Short form: ready now, queue defaults (delays stay empty: nil means 0).
+  for i = 1, n do
+    local id = argv[2 * i]
+    if id == '' then server = server + 1
+    elseif #id > 128 then return {-1, 'task ' .. i .. ': id must be at most 128 bytes'} end
+  end
+else
+  for i = 1, n do
+    local b = 1 + w * (i - 1)
+    local d = argv[b + 3]
     if d == '0' then d = 0 else d = int(d, 0, MAX_MS) end
     if not d then return {-1, 'task ' .. i .. ': delay_ms must be an integer in 0..' .. MAX_MS} end
-    delays[i] = d
-    local l, m = ARGV[b + 4], ARGV[b + 5]
+    if d > 0 then delays[i] = d end
+    local l, m = argv[b + 4], argv[b + 5]
     if l ~= '' and not int(l, 1, MAX_MS) then
       return {-1, 'task ' .. i .. ': lease_ms must be empty or an integer in 1..' .. MAX_MS}
     end
     if m ~= '' and not int(m, 1, MAX_ATTEMPTS) then
       return {-1, 'task ' .. i .. ': max_attempts must be empty or an integer in 1..' .. MAX_ATTEMPTS}
     end
-  else
-    delays[i] = 0
+    if #argv[b + 1] > 128 then return {-1, 'task ' .. i .. ': id must be at most 128 bytes'} end
+    if argv[b + 1] == '' then server = server + 1 end
   end
-  if #ARGV[b + 1] > 128 then return {-1, 'task ' .. i .. ': id must be at most 128 bytes'} end
-  if ARGV[b + 1] == '' then server = server + 1 end
 end
 
 local t = rcall('TIME')
@@ -104,7 +110,7 @@ local ids = {}
 local nextId, firstId = 0, 0
 -- (Arguments to redis.call are passed as strings: Redis formats a Lua number with %.17g.)
 if server > 0 then
-  nextId = rcall('HINCRBY', meta, 'seq', server == n and ARGV[1] or string.format('%d', server)) - server + 1
+  nextId = rcall('HINCRBY', meta, 'seq', server == n and argv[1] or string.format('%d', server)) - server + 1
   firstId = nextId
 end
 if server > 0 then
@@ -112,7 +118,7 @@ if server > 0 then
   local tens = (nextId - units) / 10
   local tensText = tens > 0 and string.format('%d', tens) or ''
   for i = 1, n do
-    local id = ARGV[2 + w * (i - 1)]
+    local id = argv[2 + w * (i - 1)]
     if id == '' then
       id = tensText .. DIGITS[units + 1]
       units = units + 1
@@ -121,7 +127,7 @@ if server > 0 then
     ids[i] = id
   end
 else
-  for i = 1, n do ids[i] = ARGV[2 + w * (i - 1)] end
+  for i = 1, n do ids[i] = argv[2 + w * (i - 1)] end
 end
 
 -- One existence check for all candidates (chunked HMGET).
@@ -137,6 +143,9 @@ local out, no = {1}, 1
 -- server ids needs no bookkeeping).
 local seen = {}
 local track = server < n
+-- The per-task reply is built only when it will be returned: not when every id is
+-- server-assigned and consecutive (the short reply).
+local build = server < n
 local hset, lpush, zadd, st = {'', ANCHOR}, {}, {}, {'', ANCHOR}
 local nh, nl, nz, ns = 2, 0, 0, 2
 local inserted = 0
@@ -144,9 +153,15 @@ for i = 1, n do
   local b = 1 + w * (i - 1)
   local id = ids[i]
   local ok = not exists[i] and not (track and seen[id])
-  if not ok and ARGV[b + 1] == '' then
+  if not ok and argv[b + 1] == '' then
     -- Server id taken (a caller used a numeric id): take the next free one.
-    firstId = nil -- the ids are no longer consecutive
+    if not build then
+      -- The ids are no longer consecutive: the long reply, for the tasks before this one too
+      -- (all enqueued under their candidate ids).
+      build = true
+      for k = 1, i - 1 do out[2 * k] = ids[k]; out[2 * k + 1] = 1 end
+    end
+    firstId = nil
     for _ = 1, 1000 do
       id = string.format('%d', rcall('HINCRBY', meta, 'seq', 1))
       if not seen[id] and rcall('HEXISTS', tasks, id) == 0 then ok = true; break end
@@ -154,15 +169,15 @@ for i = 1, n do
     if not ok then return {-1, 'could not allocate a server id'} end
   end
   -- (Appends use counters: `#t` is a search in Lua 5.1.)
-  out[no + 1] = id
+  if build then out[no + 1] = id end
   no = no + 2
   if ok then
     if track then seen[id] = true end
     inserted = inserted + 1
     hset[nh + 1] = id
-    hset[nh + 2] = hdr .. ARGV[b + 2]
+    hset[nh + 2] = hdr .. argv[b + 2]
     nh = nh + 2
-    if delays[i] == 0 then
+    if not delays[i] then
       nl = nl + 1
       lpush[nl] = id
     else
@@ -171,16 +186,16 @@ for i = 1, n do
       nz = nz + 2
     end
     if w == 5 then
-      local l, m = ARGV[b + 4], ARGV[b + 5]
+      local l, m = argv[b + 4], argv[b + 5]
       if l ~= '' or m ~= '' then
         st[ns + 1] = id
         st[ns + 2] = '0::' .. m .. ':' .. l
         ns = ns + 2
       end
     end
-    out[no] = 1
+    if build then out[no] = 1 end
   else
-    out[no] = 0
+    out[no] = 0 -- (never for a server id: build is set)
   end
 end
 
@@ -194,7 +209,7 @@ if inserted > 0 then
     -- pending was empty: wake a sleeping consumer.
     if len == nl and rcall('LLEN', signal) == 0 then rcall('RPUSH', signal, '1') end
   end
-  rcall('HINCRBY', meta, 'enqueued', inserted == n and ARGV[1] or string.format('%d', inserted))
+  rcall('HINCRBY', meta, 'enqueued', inserted == n and argv[1] or string.format('%d', inserted))
 end
 -- All ids server-assigned and consecutive (so all enqueued): the short reply.
 if server == n and firstId then return {2, firstId, n} end

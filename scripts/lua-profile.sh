@@ -13,6 +13,15 @@
 #                 next BATCH in one script) instead of dequeue and release: prints the two
 #                 together as "dequeue+release" (the first dequeue and the last release are not
 #                 measured, so CALLS - 1 combined calls are)
+#   REDIS_SERVER=path  the redis-server binary (default: the one on PATH; e.g. one built from
+#                 source with symbols, for a per-function callgrind_annotate of the KEEP dumps)
+#   KEEP=dir      copy the callgrind dumps (one per measured phase, in order) to dir, for
+#                 callgrind_annotate
+#   FLOOR=1       also: instructions per task of the floor (`relq bench` row
+#                 server_cpu_floor_batch100): the same data-structure work as plain multi-element
+#                 commands, no scripts (HSET+LPUSH, RPOP, HMGET+ZADD+HSET, ZREM+HDEL+HDEL), with the
+#                 encoding anchors RelQ keeps (skiplist / hashtable) and without them (listpacks
+#                 while small)
 #   SWEEP=1       also: instructions per expired lease swept back (CALLS sweep calls of BATCH
 #                 leases, in a second queue whose tasks were dequeued with a 1 ms lease)
 #
@@ -22,16 +31,19 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BATCH=${1:-100}; CALLS=${2:-20}; HELD=${3:-0}
 LUA_DIR=${LUA_DIR:-$ROOT/lua}
-for tool in valgrind callgrind_control redis-server redis-cli; do
+REDIS_SERVER=${REDIS_SERVER:-redis-server}
+for tool in valgrind callgrind_control "$REDIS_SERVER" redis-cli; do
   command -v "$tool" > /dev/null || { echo "lua-profile: $tool not found" >&2; exit 2; }
 done
 
 DIR=$(mktemp -d)
 PORT=$(( 20000 + RANDOM % 20000 ))
 valgrind --tool=callgrind --callgrind-out-file="$DIR/cg.out" \
-  redis-server --port "$PORT" --save '' --appendonly no --hz 1 --dir "$DIR" > "$DIR/valgrind.log" 2>&1 &
+  "$REDIS_SERVER" --port "$PORT" --save '' --appendonly no --hz 1 --dir "$DIR" > "$DIR/valgrind.log" 2>&1 &
 VG=$!
-trap 'kill "$VG" 2> /dev/null; wait "$VG" 2> /dev/null; rm -rf "$DIR"' EXIT
+trap 'kill "$VG" 2> /dev/null; wait "$VG" 2> /dev/null
+  if [[ -n ${KEEP:-} ]]; then mkdir -p "$KEEP"; cp "$DIR"/cg.out.* "$KEEP"/ 2> /dev/null || true; fi
+  rm -rf "$DIR"' EXIT
 R=(redis-cli -p "$PORT")
 for _ in $(seq 1 300); do "${R[@]}" PING 2> /dev/null | grep -q PONG && break; sleep 0.1; done
 "${R[@]}" PING | grep -q PONG || { echo "lua-profile: redis-server under valgrind did not start" >&2; exit 1; }
@@ -122,4 +134,31 @@ if [[ -n ${SWEEP:-} ]]; then
   [[ "$timedOut" == $((BATCH * CALLS)) ]] || { echo "lua-profile: swept ${timedOut:-0} of $((BATCH * CALLS)) leases" >&2; exit 1; }
   awk -v n=$((BATCH * CALLS)) -v b="$BATCH" -v s="$is" 'BEGIN {
     printf "instructions per swept lease, %d per call: sweep %.1fk\n", b, s / n / 1000 }'
+fi
+
+if [[ -n ${FLOOR:-} ]]; then
+  VALUE="1234567$PAY"
+  ANCHOR="~relq anchor~$(printf '~%.0s' $(seq 120))"
+  floor_cmds() { # floor_cmds PREFIX: BATCH * CALLS tasks through the plain-command cycle
+    local p=$1 c i ids st pairs lease fence
+    for c in $(seq 0 $((CALLS - 1))); do
+      ids=(); pairs=(); lease=(); fence=()
+      for i in $(seq 1 "$BATCH"); do
+        local id=$((c * BATCH + i)); ids+=("$id"); pairs+=("$id" "$VALUE")
+        lease+=(1790000000000 "$id"); fence+=("$id" "1:$id:5:30000")
+      done
+      resp HSET "$p:tasks" "${pairs[@]}"; resp LPUSH "$p:pending" "${ids[@]}"
+      resp RPOP "$p:pending" "$BATCH"
+      resp HMGET "$p:tasks" "${ids[@]}"; resp ZADD "$p:working" "${lease[@]}"; resp HSET "$p:state" "${fence[@]}"
+      resp ZREM "$p:working" "${ids[@]}"; resp HDEL "$p:tasks" "${ids[@]}"; resp HDEL "$p:state" "${ids[@]}"
+    done
+  }
+  floor_cmds 'relq:{floor-plain}' > "$DIR/f1"
+  { resp HSET 'relq:{floor-anchored}:state' '' "$ANCHOR"; resp ZADD 'relq:{floor-anchored}:working' inf "$ANCHOR"; } |
+    "${R[@]}" --pipe > /dev/null
+  floor_cmds 'relq:{floor-anchored}' > "$DIR/f2"
+  f1=$(instructions "$DIR/f1"); f2=$(instructions "$DIR/f2")
+  awk -v n=$((BATCH * CALLS)) -v b="$BATCH" -v p="$f1" -v a="$f2" 'BEGIN {
+    printf "floor (plain commands, batch %d): %.1fk per task with the encoding anchors, %.1fk without (listpacks while small)\n",
+      b, a / n / 1000, p / n / 1000 }'
 fi

@@ -125,6 +125,14 @@ ok=1; for i in 1 9 10 11 19 20 25; do
   [[ "$("${R[@]}" HGET "relq:{$Q3}:state" "$i")" == "1:$i:5:30000" ]] || ok=0
 done
 expect "task i leased with token i (1..25)" "1" "$ok"
+# The fence compares the whole token: neither a prefix, an extension nor a token with ':' passes.
+expect "release token prefix / extension / with ':' → stale" "1 -2 -2 -2 -2" \
+  "$(callq "$Q3" release 4 12 1 12 120 12 12:5 12 ':12' | line)"
+expect "release the same pair twice: released once, the repeat not found" "1 1 -3" \
+  "$(callq "$Q3" release 2 12 12 12 12 | line)"
+expect "released once" "1" "$("${R[@]}" HGET "relq:{$Q3}:meta" released)"
+expect "stale pair of a task released in the same call → not found" "1 1 -3" \
+  "$(callq "$Q3" release 2 13 13 13 99 | line)"
 
 # --- extend ---------------------------------------------------------------------
 expect "extend ok" "1 *" "$(call extend a "$TA" 60000 | line)"

@@ -13,6 +13,12 @@ extension BenchScenario {
     ///
     /// Not a queue (no atomicity, no idempotency, no limits): the floor that RelQ's three scripts
     /// are compared with, in server CPU per task from `INFO cpu`.
+    ///
+    /// `state` and `working` hold the same encoding anchors as a queue's (see `lua/README.md`), so
+    /// the floor gets the encodings RelQ keeps (hashtable, skiplist). Without them both stay
+    /// listpacks at the sizes a batch holds, where every field costs a scan: callgrind counts such
+    /// a floor at 3× the instructions (`FLOOR=1 scripts/lua-profile.sh`), which made RelQ look as
+    /// cheap as its floor in runs before the fifth session.
     static func measureFloor(_ context: BenchContext, batch: Int, workers: Int) async throws -> CycleMeasurement {
         let key = "floor \(batch)x\(workers)"
         if let cached = context.cycles.withLock({ $0[key] }) { return cached }
@@ -22,6 +28,11 @@ extension BenchScenario {
         let value = String(repeating: "x", count: BenchContext.payload.count + 7)
         let deadline = "1790000000000"
         let nextID = Atomic<Int>(1)
+        let anchor = "~relq anchor~" + String(repeating: "~", count: 120)
+        _ = try await client.send(.pipeline([
+            RedisCommand(["DEL", tasks, pending, working, state]),
+            RedisCommand(["HSET", state, "", anchor]), RedisCommand(["ZADD", working, "inf", anchor]),
+        ]))
 
         let result = try await context.timedCycle("cost: floor, plain commands in batches of \(batch) × \(workers) workers", workers: workers) { _ in
             let first = nextID.add(batch, ordering: .relaxed).oldValue
