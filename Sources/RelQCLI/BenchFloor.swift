@@ -2,8 +2,8 @@ import RelQ
 import Synchronization
 
 extension BenchScenario {
-    /// The physical limit of a batched cycle on this server: the data-structure work a fenced
-    /// cycle cannot do without, as plain multi-element commands (no scripts, no counters, no checks).
+    /// The floor of a batched cycle on this server: the data-structure work a fenced cycle
+    /// cannot do without, as plain multi-element commands (no scripts, no counters, no checks).
     ///
     /// Per batch of `batch` tasks, four round trips:
     /// 1. `HSET tasks` (id → 107-byte value) and `LPUSH pending` — store and queue;

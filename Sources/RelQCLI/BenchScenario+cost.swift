@@ -17,8 +17,9 @@ extension BenchScenario {
                 notes: "INFO cpu over \(combined.tasks) single-task cycles at concurrency 64, consumers calling releaseAndDequeue"),
             BenchResult(
                 "cost", "server_cpu_floor_batch100", value: floor.serverMicrosecondsPerTask, unit: "us/task",
-                notes: "the physical limit: the same data-structure work as plain multi-element commands "
-                    + "(HSET+LPUSH, RPOP, HMGET+ZADD+HSET, ZREM+HDEL+HDEL; no scripts), \(floor.tasks) tasks"),
+                notes: "the data-structure floor: the same work as plain multi-element commands "
+                    + "(HSET+LPUSH, RPOP, HMGET+ZADD+HSET, ZREM+HDEL+HDEL; no scripts) on the encodings RelQ keeps, "
+                    + "\(floor.tasks) tasks"),
             BenchResult(
                 "cost", "server_cpu_batch100", value: batched.serverMicrosecondsPerTask, unit: "us/task",
                 reference: ("server_cpu_floor_batch100", floor.serverMicrosecondsPerTask), goal: .atMost(5),

@@ -22,6 +22,29 @@ struct QueueLeaseTests {
         return total
     }
 
+    /// One batch release that names a task twice, and a stale token beside a live one: each pair
+    /// gets its own outcome, a task is released once, and a stale pair changes nothing.
+    @Test func batchReleaseOutcomesWithRepeatsAndStaleTokens() async throws {
+        try await withSharedQueue { queue, _ in
+            for id in ["a", "b", "c"] { try await queue.enqueue(text: id, id: id) }
+            let taken = try await queue.dequeue(max: 3).deliveries
+            #expect(taken.map(\.id) == ["a", "b", "c"])
+            let (a, b, c) = (taken[0], taken[1], taken[2])
+            let staleC = Delivery(
+                id: c.id, payload: c.payload, attempt: c.attempt,
+                lease: Lease(token: c.lease.token + 1000, deadline: c.lease.deadline),
+                enqueuedAt: c.enqueuedAt, deliveredAt: c.deliveredAt)
+            let outcomes = try await queue.release([a, a, b, staleC])
+            #expect(outcomes == [.released, .notFound, .released, .staleLease])
+            #expect(try await queue.stats().releasedTotal == 2)
+            #expect(try await queue.task(id: "c")?.state == .working, "the stale pair left c leased")
+            // A stale pair beside its task's live pair in one call: the task is released once.
+            #expect(try await queue.release([staleC, c]) == [.notFound, .released])
+            let stats = try await queue.stats()
+            #expect(stats.releasedTotal == 3 && stats.working == 0)
+        }
+    }
+
     @Test func fencingAfterLeaseExpiry() async throws {
         try await withSharedQueue(configuration: .init(leaseTimeout: .milliseconds(200))) { queue, _ in
             try await queue.enqueue(text: "fenced", id: "f")
