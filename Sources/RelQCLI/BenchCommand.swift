@@ -42,12 +42,16 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "RedisConfiguration.poolSize of the client (default: the library's default).")
     var poolSize: Int?
 
+    @Option(name: .customLong("repeat"), help: "Run the scenarios N times and report medians with min – max (default 1).")
+    var rounds: Int = 1
+
     func validate() throws {
         for name in scenarios where BenchScenario(rawValue: name) == nil {
             throw ValidationError("unknown scenario '\(name)'; choose from \(BenchScenario.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let seconds, !(seconds > 0 && seconds <= 600) { throw ValidationError("--seconds must be in (0, 600]") }
         if let poolSize, !(1...64).contains(poolSize) { throw ValidationError("--pool-size must be 1-64") }
+        if !(1...20).contains(rounds) { throw ValidationError("--repeat must be 1-20") }
     }
 
     func run() async throws {
@@ -85,9 +89,7 @@ struct BenchCommand: AsyncParsableCommand {
             startedAt: formatter.string(from: Date()), redisTarget: target, aof: aof && server != nil, quick: quick,
             cpuCount: ProcessInfo.processInfo.activeProcessorCount, poolSize: configuration.poolSize,
             redisBenchmark: reference != nil, scenarios: selected.map(\.rawValue))
-        let context = BenchContext(
-            client: client, reference: reference, quick: quick, window: seconds.map { .milliseconds(Int($0 * 1000)) },
-            progress: progress, logger: logger)
+        report.rounds = rounds
         do {
             report.redisVersion = try await client.benchServerVersion()
         } catch {
@@ -95,14 +97,26 @@ struct BenchCommand: AsyncParsableCommand {
             throw BenchError("cannot reach Redis at \(target): \(error)")
         }
 
-        for scenario in selected {
-            do {
-                report.results += try await scenario.run(context)
-            } catch {
-                report.errors.append("\(scenario.rawValue): \(error)")
-                progress.note("\(scenario.rawValue) failed: \(error)")
+        var measured: [[BenchResult]] = []
+        for round in 1...rounds {
+            if rounds > 1 { progress.note("round \(round) of \(rounds)") }
+            // A fresh context per round: no cycle measurement is reused across rounds.
+            let context = BenchContext(
+                client: client, reference: reference, quick: quick, window: seconds.map { .milliseconds(Int($0 * 1000)) },
+                progress: progress, logger: logger)
+            var results: [BenchResult] = []
+            for scenario in selected {
+                do {
+                    results += try await scenario.run(context)
+                } catch {
+                    let prefix = rounds > 1 ? "round \(round): " : ""
+                    report.errors.append("\(prefix)\(scenario.rawValue): \(error)")
+                    progress.note("\(prefix)\(scenario.rawValue) failed: \(error)")
+                }
             }
+            measured.append(results)
         }
+        report.results = rounds == 1 ? measured[0] : BenchResult.medians(of: measured)
         progress.finish()
         report.durationSeconds = (ContinuousClock.now - started).secondsDouble
         print(json ? try report.json() : report.table())

@@ -86,12 +86,8 @@ final class BenchContext: Sendable {
             values.append(measurement.rate)
             if references.count == values.count, let last = references.last, last > 0 { ratios.append(measurement.rate / last) }
         }
-        func median(_ values: [Double]) -> Double? {
-            guard !values.isEmpty else { return nil }
-            return values.sorted()[values.count / 2]
-        }
-        let referenceValue = median(references)
-        return (median(values) ?? 0, referenceName.flatMap { name in referenceValue.map { (name, $0) } }, median(ratios))
+        let referenceValue = benchMedian(references)
+        return (benchMedian(values) ?? 0, referenceName.flatMap { name in referenceValue.map { (name, $0) } }, benchMedian(ratios))
     }
 
     /// ``timed(_:workers:executor:_:)`` plus the CPU per task of the whole loop (warm-up included):

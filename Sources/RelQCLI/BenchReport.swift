@@ -11,6 +11,13 @@ struct BenchGoal: Sendable {
     static func atLeast(_ bound: Double) -> BenchGoal { BenchGoal(subject: .value, atLeast: true, bound: bound) }
     static func atMost(_ bound: Double) -> BenchGoal { BenchGoal(subject: .value, atLeast: false, bound: bound) }
 
+    /// Whether `value` (or `ratio`, for a ratio goal) meets the goal; nil when the ratio is missing.
+    func isMet(value: Double, ratio: Double?) -> Bool? {
+        let subject: Double? = self.subject == .ratio ? ratio : value
+        guard let subject else { return nil }
+        return atLeast ? subject >= bound : subject <= bound
+    }
+
     func text(unit: String) -> String {
         let comparison = atLeast ? ">=" : "<="
         switch subject {
@@ -37,8 +44,24 @@ struct BenchResult: Codable, Sendable {
     /// The goal in words, e.g. `ratio >= 0.9` or `<= 1 ms`.
     var goal: String?
     /// Whether the goal was met; absent without a goal (or without the reference it needs).
+    /// With `--repeat`, judged on the medians.
     var goalMet: Bool?
     var notes: String?
+    /// With `--repeat N`: the number of rounds that measured this figure (value, reference value
+    /// and ratio are then medians over them).
+    var samples: Int?
+    /// With `--repeat N`: the smallest and largest value over the rounds.
+    var min: Double?
+    var max: Double?
+    /// With `--repeat N`: in how many of the rounds the goal was met.
+    var goalMetRounds: Int?
+    /// The goal itself, to judge a median against (not part of the JSON).
+    var judgedBy: BenchGoal?
+
+    enum CodingKeys: String, CodingKey {
+        case scenario, metric, value, unit, reference, referenceValue, ratio, goal, goalMet, notes
+        case samples, min, max, goalMetRounds
+    }
 
     init(
         _ scenario: String, _ metric: String, value: Double, unit: String,
@@ -58,8 +81,8 @@ struct BenchResult: Codable, Sendable {
         self.notes = notes
         if let goal {
             self.goal = goal.text(unit: unit)
-            let subject: Double? = goal.subject == .ratio ? ratio : value
-            if let subject { goalMet = goal.atLeast ? subject >= goal.bound : subject <= goal.bound }
+            judgedBy = goal
+            goalMet = goal.isMet(value: value, ratio: ratio)
         }
     }
 
@@ -86,6 +109,8 @@ struct BenchReport: Codable, Sendable {
     var poolSize: Int
     var redisBenchmark: Bool
     var scenarios: [String]
+    /// `--repeat N`: how many times the scenarios ran; results are medians over the rounds.
+    var rounds = 1
     var results: [BenchResult] = []
     var errors: [String] = []
 
@@ -97,19 +122,31 @@ struct BenchReport: Codable, Sendable {
     }
 
     func table() -> String {
-        let header = ["scenario", "metric", "value", "unit", "ratio", "goal", "status"]
+        let repeated = results.contains { ($0.samples ?? 1) > 1 }
+        var header = ["scenario", "metric", repeated ? "median" : "value", "unit", "ratio", "goal", "status"]
+        if repeated { header.insert("min – max", at: 3) }
         var rows: [[String]] = [header]
         for result in results {
-            rows.append([
+            var status = result.goalMet.map { $0 ? "met" : "MISSED" } ?? ""
+            if let rounds = result.goalMetRounds, let samples = result.samples, samples > 1 {
+                status += " (\(rounds) of \(samples))"
+            }
+            var row = [
                 result.scenario,
                 result.metric,
                 formatBenchNumber(result.value),
                 result.unit,
                 result.ratio.map { String(format: "%.2f", $0) } ?? "",
                 result.goal ?? "",
-                result.goalMet.map { $0 ? "met" : "MISSED" } ?? "",
-            ])
+                status,
+            ]
+            if repeated {
+                let range = result.min.map { low in "\(formatBenchNumber(low)) – \(formatBenchNumber(result.max ?? low))" } ?? ""
+                row.insert(range, at: 3)
+            }
+            rows.append(row)
         }
+        let rightAligned: Set<Int> = repeated ? [2, 3, 5] : [2, 4]
         var widths = Array(repeating: 0, count: header.count)
         for row in rows {
             for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
@@ -118,13 +155,14 @@ struct BenchReport: Codable, Sendable {
         for (number, row) in rows.enumerated() {
             let cells = row.enumerated().map { index, cell in
                 let pad = String(repeating: " ", count: widths[index] - cell.count)
-                return index == 2 || index == 4 ? pad + cell : cell + pad
+                return rightAligned.contains(index) ? pad + cell : cell + pad
             }
             lines.append(cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
             if number == 0 { lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
         }
         var text = "relq bench — Redis \(redisVersion) (\(redisTarget)\(aof ? ", AOF" : "")), \(cpuCount) CPUs, pool \(poolSize)"
-        text += quick ? ", quick\n" : "\n"
+        text += quick ? ", quick" : ""
+        text += rounds > 1 ? ", \(rounds) rounds (medians)\n" : "\n"
         text += lines.joined(separator: "\n") + "\n"
         let references = results.compactMap { result in result.reference.map { "\(result.scenario) \(result.metric): \($0)" } }
         if !references.isEmpty {
@@ -156,4 +194,12 @@ func formatBenchNumber(_ value: Double) -> String {
     if abs(value) >= 10 { return String(format: "%.1f", value) }
     if abs(value) >= 1 { return String(format: "%.2f", value) }
     return String(format: "%.3f", value)
+}
+
+/// The median (the mean of the two middle values for an even count); nil for no values.
+func benchMedian(_ values: [Double]) -> Double? {
+    guard !values.isEmpty else { return nil }
+    let sorted = values.sorted()
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }

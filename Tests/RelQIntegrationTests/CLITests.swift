@@ -263,4 +263,36 @@ struct CLITests {
             #expect(remaining.isEmpty, "the demo must delete its queue: \(remaining)")
         }
     }
+
+    /// `relq bench --repeat N`: every figure is the median of N rounds, with its range and the
+    /// rounds that met its goal; a bad count is a usage error.
+    @Test func benchRepeatReportsMediansOverRounds() async throws {
+        let bad = try await relq("bench", "--repeat", "0", url: "redis://127.0.0.1:1")
+        #expect(bad.status == 2, "\(bad)")
+        try await RedisServer.withServer { server in
+            let run = try await relq(
+                "bench", "--quick", "--repeat", "2", "--scenario", "cost", "--seconds", "0.2", "--json",
+                url: server.url, timeout: .seconds(180))
+            #expect(run.status == 0, "\(run)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+            func number(_ object: [String: Any], _ key: String) -> Double? { (object[key] as? NSNumber)?.doubleValue }
+            #expect(number(report, "rounds") == 2)
+            let results = try #require(report["results"] as? [[String: Any]])
+            #expect(results.count == 8, "one result per cost metric, not one per round: \(results.map { $0["metric"] ?? "" })")
+            for result in results {
+                let metric = result["metric"] as? String ?? "?"
+                let value = try #require(number(result, "value"), "\(metric)")
+                let low = try #require(number(result, "min"), "\(metric)")
+                let high = try #require(number(result, "max"), "\(metric)")
+                #expect(number(result, "samples") == 2, "\(metric)")
+                #expect(low <= value && value <= high, "\(metric): \(low) <= \(value) <= \(high)")
+                // Two rounds: the median is their mean.
+                #expect(abs(value - (low + high) / 2) <= 1e-9 * Swift.max(1, abs(value)), "\(metric)")
+                if result["goal"] != nil, result["goal_met"] != nil {
+                    let rounds = try #require(number(result, "goal_met_rounds"), "\(metric)")
+                    #expect([0, 1, 2].contains(rounds), "\(metric)")
+                }
+            }
+        }
+    }
 }
