@@ -134,6 +134,14 @@ expect "released once" "1" "$("${R[@]}" HGET "relq:{$Q3}:meta" released)"
 expect "stale pair of a task released in the same call → not found" "1 1 -3" \
   "$(callq "$Q3" release 2 13 13 13 99 | line)"
 
+# --- a server id taken by a caller id, mid-batch: the long reply, every id listed ---
+Q4="$Q-taken"
+trap 'cleanup_q "$Q"; cleanup_q "$Q2"; cleanup_q "$Q3"; cleanup_q "$Q4"' EXIT
+callq "$Q4" enqueue 1 2 mine > /dev/null
+expect "ids 1, (2 taken →) 4, 3" "1 1 1 4 1 3 1" "$(callq "$Q4" enqueue 3 '' x '' y '' z | line)"
+expect "the caller's task 2 kept" "mine" "$("${R[@]}" HGET "relq:{$Q4}:tasks" 2 | tail -c +8)"
+expect "task 4 holds y" "y" "$("${R[@]}" HGET "relq:{$Q4}:tasks" 4 | tail -c +8)"
+
 # --- extend ---------------------------------------------------------------------
 expect "extend ok" "1 *" "$(call extend a "$TA" 60000 | line)"
 expect "extend stale" "-2" "$(call extend a 12345 '' | line)"

@@ -39,8 +39,19 @@ struct QueueBasicTests {
             let assigned = try await queue.enqueue(text: "server")
             #expect(assigned.id != next)
             #expect(try await queue.stats().pending == 5)
-            let byID = Dictionary(uniqueKeysWithValues: try await queue.dequeue(max: 10).deliveries.map { ($0.id, $0.payloadText) })
-            #expect(byID == [first.id: "a", second.id: "b", "order-42": "c", next: "caller", assigned.id: "server"])
+            // The same inside a batch: the second task's id is taken, so the batch's reply lists
+            // every id (not "consecutive from the first"), the tasks before it included.
+            let base = Int(assigned.id) ?? 0
+            let taken = String(base + 2)
+            try await queue.enqueue(text: "caller 2", id: taken)
+            let batch = try await queue.enqueue(batch: ["x", "y", "z"].map { ReliableQueue.NewTask(payload: Array($0.utf8)) })
+            #expect(batch.filter(\.inserted).count == 3)
+            #expect(batch.first?.id == String(base + 1), "the task before the collision keeps its id: \(batch)")
+            #expect(Set(batch.map(\.id)).count == 3 && !batch.map(\.id).contains(taken), "\(batch)")
+            let byID = Dictionary(uniqueKeysWithValues: try await queue.dequeue(max: 20).deliveries.map { ($0.id, $0.payloadText) })
+            var expected = [first.id: "a", second.id: "b", "order-42": "c", next: "caller", assigned.id: "server", taken: "caller 2"]
+            for (result, text) in zip(batch, ["x", "y", "z"]) { expected[result.id] = text }
+            #expect(byID == expected)
         }
     }
 
