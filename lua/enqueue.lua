@@ -112,8 +112,6 @@ local nextId, firstId = 0, 0
 if server > 0 then
   nextId = rcall('HINCRBY', meta, 'seq', server == n and argv[1] or string.format('%d', server)) - server + 1
   firstId = nextId
-end
-if server > 0 then
   local units = nextId % 10
   local tens = (nextId - units) / 10
   local tensText = tens > 0 and string.format('%d', tens) or ''
@@ -145,7 +143,7 @@ local seen = {}
 local track = server < n
 -- The per-task reply is built only when it will be returned: not when every id is
 -- server-assigned and consecutive (the short reply).
-local build = server < n
+local build = track
 local hset, lpush, zadd, st = {'', ANCHOR}, {}, {}, {'', ANCHOR}
 local nh, nl, nz, ns = 2, 0, 0, 2
 local inserted = 0

@@ -463,7 +463,7 @@ return out
 
     static let enqueue = LuaScript(
         name: "enqueue",
-        sha1: "35d73e88e8e3474097bbf484baa881394c35ee8a",
+        sha1: "12f3386e96734311c72cb04d536d46120bb50abb",
         keys: ["pending", "delayed", "tasks", "state", "meta", "signal"],
         readOnly: false,
         source: #"""
@@ -581,8 +581,6 @@ local nextId, firstId = 0, 0
 if server > 0 then
   nextId = rcall('HINCRBY', meta, 'seq', server == n and argv[1] or string.format('%d', server)) - server + 1
   firstId = nextId
-end
-if server > 0 then
   local units = nextId % 10
   local tens = (nextId - units) / 10
   local tensText = tens > 0 and string.format('%d', tens) or ''
@@ -614,7 +612,7 @@ local seen = {}
 local track = server < n
 -- The per-task reply is built only when it will be returned: not when every id is
 -- server-assigned and consecutive (the short reply).
-local build = server < n
+local build = track
 local hset, lpush, zadd, st = {'', ANCHOR}, {}, {}, {'', ANCHOR}
 local nh, nl, nz, ns = 2, 0, 0, 2
 local inserted = 0
