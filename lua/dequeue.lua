@@ -1,13 +1,15 @@
 -- dequeue: lease up to `max` ready tasks (oldest first) to a consumer.
 --
--- KEYS: pending delayed working tasks state meta rate signal
+-- KEYS: pending delayed leases tasks state meta rate signal
 --   KEYS[1] pending  LIST  ready ids; the rightmost is the oldest (RPOP)
 --   KEYS[2] delayed  ZSET  id -> due time ms (due ones are promoted first)
---   KEYS[3] working  ZSET  id -> lease deadline ms
+--   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms (one member per leased task)
 --   KEYS[4] tasks    HASH  id -> 7-byte header + payload
---   KEYS[5] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
---   KEYS[6] meta     HASH  counters (dequeued = token source) and settings
---                          (paused, working_limit, rate_limit, rate_window_ms)
+--   KEYS[5] state    HASH  id -> "attempts::maxAttempts:leaseMs" (tasks delivered before,
+--                          or with their own lease / max attempts; see lua/README.md)
+--   KEYS[6] meta     HASH  counters (dequeued = token source), settings (paused,
+--                          working_limit, rate_limit, rate_window_ms) and the lease defaults
+--                          of leases without a state entry (lease_ms, max_attempts)
 --   KEYS[7] rate     STRING fixed-window dequeue counter (PEXPIRE = window)
 --   KEYS[8] signal   LIST  wake-up token (at most one element)
 -- ARGV[1] max                   tasks to take, 1..1000
@@ -28,17 +30,20 @@
 --   {4, now, working_count, working_limit}   working limit reached
 --   {5, now, retry_after_ms}   rate limit reached for this window
 --   {-1, message}              invalid argument (nothing changed)
--- The effective lease and max attempts are written to state at every delivery
--- (so extend/requeue/sweep need no defaults): they are fixed at first delivery.
+-- A task's max attempts and lease are fixed at its first delivery: a first delivery with the
+-- defaults recorded in meta writes no state entry (the lease is the member "id:token" alone);
+-- any other delivery writes "attempts::maxAttempts:leaseMs" to state. The first dequeue of a
+-- queue records its defaults in meta; a dequeue with other defaults replaces them only while no
+-- lease is held, else it writes state entries for its tasks.
 -- Cost: O(max + promoted) with a constant number of commands.
 
 local rcall = redis.call
-local pending, delayed, working, tasks, state, meta, rate, signal =
+local pending, delayed, leases, tasks, state, meta, rate, signal =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
--- Encoding anchors (see lua/README.md): never a task; they keep `working` a skiplist and
+-- Encoding anchors (see lua/README.md): never a task; they keep `leases` a skiplist and
 -- `state` a hashtable, so each delivery costs O(log n) / O(1) instead of a listpack scan.
 -- '~relq anchor~' then 120 '~' (a literal: building it with string.rep cost every call)
 local ANCHOR =
@@ -73,7 +78,7 @@ if not defMax then return {-1, 'default_max_attempts must be an integer in 1..' 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 
-local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms')
+local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms', 'lease_ms', 'max_attempts')
 if cfg[1] == '1' then return {3, now} end
 
 -- Promote due delayed tasks, in due order (the earliest due is taken first).
@@ -89,7 +94,7 @@ end
 local k = max
 local wlimit = tonumber(cfg[2])
 if wlimit then
-  local wcount = rcall('ZCOUNT', working, '-inf', '(inf')
+  local wcount = rcall('ZCOUNT', leases, '-inf', '(inf')
   if wlimit - wcount < k then k = wlimit - wcount end
   if k <= 0 then return {4, now, wcount, wlimit} end
 end
@@ -122,7 +127,13 @@ end
 local popped = #ids
 
 local bodies = rcall('HMGET', tasks, unpack(ids))
-local states = rcall('HMGET', state, unpack(ids))
+-- State entries exist only for tasks delivered before or enqueued with overrides: when `state`
+-- holds nothing but its anchor (a queue without retries), they are not looked up.
+local states = {}
+local hlen = rcall('HLEN', state)
+if hlen > 1 or (hlen == 1 and rcall('HEXISTS', state, '') == 0) then
+  states = rcall('HMGET', state, unpack(ids))
+end
 
 -- Keep only ids whose data exists (defensive: a removed task may linger). The usual case,
 -- every one, needs no index table.
@@ -139,41 +150,51 @@ end
 
 local out = {1, now}
 if m > 0 then
+  -- Leases without a state entry take the lease defaults recorded in meta: this call's
+  -- defaults when they match (or when no lease is held, so nothing depends on the old ones).
+  local bare = cfg[5] == ARGV[2] and cfg[6] == ARGV[3]
+  if not bare and (not cfg[5] or rcall('ZCARD', leases) <= 1) then
+    rcall('HSET', meta, 'lease_ms', ARGV[2], 'max_attempts', ARGV[3])
+    bare = true
+  end
   local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
   local overrides, no = {}, 0
-  local zadd, hset = {'inf', ANCHOR}, {'', ANCHOR}
+  local zadd, hset, nh = {'inf', ANCHOR}, {'', ANCHOR}, 2
   local units = (base + 1) % 10
   local tens = (base + 1 - units) / 10
   local tensText = tens > 0 and string.format('%d', tens) or ''
-  -- Tasks without a state entry (first delivery, no overrides: the common case) share
-  -- these strings, formatted once per call (a number argument costs a conversion each).
-  local defSuffix = ':' .. ARGV[3] .. ':' .. ARGV[2]
+  -- Tasks delivered with the defaults share these strings, formatted once per call (a number
+  -- argument costs a conversion each).
+  local defSuffix = '::' .. ARGV[3] .. ':' .. ARGV[2]
   local defDeadline = now + defLease
   local defDeadlineText = string.format('%d', defDeadline)
   out[3], out[4], out[5] = base + 1, defDeadline, m
   for j = 1, m do
     local i = live and live[j] or j
     local id, body = ids[i], bodies[i]
-    local attempts, prefix, suffix, deadline, deadlineText = 1, '1:', defSuffix, defDeadline, defDeadlineText
+    local attempts, deadlineText = 1, defDeadlineText
     if states[i] then
       local a, _, ma, l = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
       attempts = (tonumber(a) or 0) + 1
-      prefix = string.format('%d:', attempts)
       if not ma or ma == '' then ma = ARGV[3] end
       if not l or l == '' then l = ARGV[2] end
-      suffix = ':' .. ma .. ':' .. l
-      deadline = now + tonumber(l)
+      hset[nh + 1] = id
+      hset[nh + 2] = string.format('%d::', attempts) .. ma .. ':' .. l
+      nh = nh + 2
+      local deadline = now + tonumber(l)
       if deadline ~= defDeadline then
         deadlineText = string.format('%d', deadline)
         overrides[no + 1] = j
         overrides[no + 2] = deadline
         no = no + 2
       end
+    elseif not bare then
+      hset[nh + 1] = id
+      hset[nh + 2] = '1' .. defSuffix
+      nh = nh + 2
     end
     zadd[2 * j + 1] = deadlineText
-    zadd[2 * j + 2] = id
-    hset[2 * j + 1] = id
-    hset[2 * j + 2] = prefix .. tensText .. DIGITS[units + 1] .. suffix -- token base + j
+    zadd[2 * j + 2] = id .. ':' .. tensText .. DIGITS[units + 1] -- the lease: id and token base + j
     units = units + 1
     if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
     out[3 * j + 3] = id
@@ -181,8 +202,8 @@ if m > 0 then
     out[3 * j + 5] = attempts
   end
   for j = 1, no do out[3 * m + 5 + j] = overrides[j] end
-  chunked('ZADD', working, zadd, 1000)
-  chunked('HSET', state, hset, 1000)
+  chunked('ZADD', leases, zadd, 1000)
+  if nh > 2 then chunked('HSET', state, hset, 1000) end
   if rlimit then
     if rcall('INCRBY', rate, m) == m then
       rcall('PEXPIRE', rate, tonumber(cfg[4]) or 1000)

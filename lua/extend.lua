@@ -1,12 +1,13 @@
 -- extend: push back the lease deadline of a leased task (heartbeat).
 --
--- KEYS: working tasks state
---   KEYS[1] working  ZSET  id -> lease deadline ms
+-- KEYS: leases tasks state meta
+--   KEYS[1] leases   ZSET  "id:token" -> lease deadline ms
 --   KEYS[2] tasks    HASH  id -> header + payload (only to tell stale from not found)
---   KEYS[3] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[3] state    HASH  id -> "attempts::maxAttempts:leaseMs"
+--   KEYS[4] meta     HASH  lease_ms: the lease of a lease without a state entry
 -- ARGV[1] id
 -- ARGV[2] token     lease token from dequeue
--- ARGV[3] lease_ms  integer ms > 0; '' = the lease stored in state at delivery
+-- ARGV[3] lease_ms  integer ms > 0; '' = the task's lease fixed at its first delivery
 -- Returns
 --   {1, deadline_ms}  new deadline = server now + lease_ms
 --   {-2}  stale lease: task exists but not leased with this token (nothing changed)
@@ -14,7 +15,7 @@
 --   {-1, message} invalid argument (nothing changed)
 
 local rcall = redis.call
-local working, tasks, state = KEYS[1], KEYS[2], KEYS[3]
+local leases, tasks, state, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
 local MAX_MS = 3153600000000 -- 100 years
 
@@ -34,17 +35,20 @@ if ARGV[3] ~= '' then
   if not lease then return {-1, 'lease_ms must be empty or an integer in 1..' .. MAX_MS} end
 end
 
-local s = rcall('HGET', state, id)
-local tok, l
-if s then tok, l = string.match(s, '^%d*:(%d*):%d*:(%d*)$') end
-if not tok or tok == '' or tok ~= token or not rcall('ZSCORE', working, id) then
+-- The fence: the lease member "id:token" (a token never holds ':').
+local member = id .. ':' .. token
+if string.find(token, ':', 1, true) or not rcall('ZSCORE', leases, member) then
   if rcall('HEXISTS', tasks, id) == 1 then return {-2} end
   return {-3}
 end
-lease = lease or tonumber(l)
+if not lease then
+  local s = rcall('HGET', state, id)
+  local l = s and string.match(s, '^%d*:%d*:%d*:(%d*)$')
+  lease = tonumber(l) or tonumber(rcall('HGET', meta, 'lease_ms'))
+end
 if not lease then return {-1, 'no lease_ms given and none stored'} end
 
 local t = rcall('TIME')
 local deadline = t[1] * 1000 + math.floor(t[2] / 1000) + lease
-rcall('ZADD', working, 'XX', string.format('%d', deadline), id) -- a string: Redis formats numbers with %.17g
+rcall('ZADD', leases, 'XX', string.format('%d', deadline), member) -- a string: Redis formats numbers with %.17g
 return {1, deadline}

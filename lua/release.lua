@@ -1,10 +1,10 @@
 -- release (ack): finish leased tasks and delete their data.
 --
--- KEYS: pending working tasks state errors meta signal
+-- KEYS: pending leases tasks state errors meta signal
 --   KEYS[1] pending  LIST  ready ids (only read: wake-up rule for the working limit)
---   KEYS[2] working  ZSET  id -> lease deadline ms
+--   KEYS[2] leases   ZSET  "id:token" -> lease deadline ms
 --   KEYS[3] tasks    HASH  id -> header + payload
---   KEYS[4] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[4] state    HASH  id -> "attempts::maxAttempts:leaseMs"
 --   KEYS[5] errors   HASH  id -> last error
 --   KEYS[6] meta     HASH  counter released; setting working_limit
 --   KEYS[7] signal   LIST  wake-up token (at most one element)
@@ -17,10 +17,11 @@
 --   -3 not found: already released or removed (a retried ack lands here), or released
 --      by an earlier pair of this call (a task named twice is released once)
 -- {-1, message} on invalid arguments (nothing changed).
--- Cost: O(n) with a constant number of commands.
+-- The fence is the lease member "id:token" itself: a pair releases its task exactly when that
+-- member is in leases. Cost: O(n) with a constant number of commands.
 
 local rcall = redis.call
-local pending, working, tasks, state, errors, meta, signal =
+local pending, leases, tasks, state, errors, meta, signal =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 
 local function int(s, lo, hi)
@@ -35,25 +36,43 @@ if not n then return {-1, 'n must be an integer in 1..1000'} end
 if #ARGV ~= 1 + 2 * n then return {-1, 'expected 1 + 2*n arguments'} end
 
 local argv = ARGV -- (a local: every ARGV is a global lookup)
-local ids = {}
+local find = string.find
+-- The lease member of each pair. A token never holds ':' (it is decimal), so "id:token" names
+-- one (id, token) only; a pair whose token holds one names no lease (nil).
+local members, check = {}, {'NX'}
 for i = 1, n do
-  ids[i] = argv[2 * i]
-  if ids[i] == '' or argv[2 * i + 1] == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
+  local id, token = argv[2 * i], argv[2 * i + 1]
+  if id == '' or token == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
+  if not find(token, ':', 1, true) then
+    local member = id .. ':' .. token
+    members[i] = member
+    check[#check + 1] = '-1'
+    check[#check + 1] = member
+  end
 end
-local states = rcall('HMGET', state, unpack(ids))
 
--- Fence check: the state's second field equals the token. Two plain finds and a substring
--- (the token's text is already a Lua string, so the substring is found, not allocated)
--- instead of a pattern match, which cost ~1.6k instructions per task.
-local find, sub = string.find, string.sub
-local out, done, m = {1}, {}, 0
+-- Which pairs hold their lease: ZADD NX adds (at score -1, never a deadline) exactly the
+-- members not in leases and counts them; nothing else changes. The usual case, none added,
+-- costs one command; otherwise the added ones are read back and removed again.
+local absent = nil
+local added = 0
+for i = 2, #check, 1000 do
+  added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, #check)))
+end
+if added > 0 then
+  absent = {}
+  local back = rcall('ZRANGEBYSCORE', leases, '-1', '-1')
+  rcall('ZREMRANGEBYSCORE', leases, '-1', '-1')
+  for j = 1, #back do absent[back[j]] = true end
+end
+
+local out, done, ids, m = {1}, {}, {}, 0
 for i = 1, n do
-  local s = states[i]
-  local c = s and find(s, ':', 1, true)
-  local d = c and find(s, ':', c + 1, true)
-  if d and sub(s, c + 1, d - 1) == argv[2 * i + 1] then
+  local member = members[i]
+  if member and not (absent and absent[member]) then
     m = m + 1
-    done[m] = ids[i]
+    done[m] = member
+    ids[m] = argv[2 * i]
     out[i + 1] = 1
   else
     out[i + 1] = 0 -- decided below: stale or not found
@@ -61,27 +80,31 @@ for i = 1, n do
 end
 
 if m > 0 then
-  -- A non-empty token in state means the task is in working (invariant kept by
-  -- every script), so ZREM removes each fenced task: fewer removed than fenced means
-  -- a task was named twice in this call. Only then are repeats found (the first pair
-  -- releases, a repeat is "not found", as a retried ack would be).
   local wbefore
   local wlimit = tonumber(rcall('HGET', meta, 'working_limit'))
-  if wlimit then wbefore = rcall('ZCOUNT', working, '-inf', '(inf') end
-  local removed = rcall('ZREM', working, unpack(done, 1, m))
+  if wlimit then wbefore = rcall('ZCOUNT', leases, '-inf', '(inf') end
+  -- Every member in done is in leases, so ZREM removes each: fewer removed than named means a
+  -- pair was named twice in this call. Only then are repeats found (the first pair releases,
+  -- a repeat is "not found", as a retried ack would be).
+  local removed = rcall('ZREM', leases, unpack(done, 1, m))
   if removed < m then
     local seen, u = {}, 0
     for i = 1, n do
       if out[i + 1] == 1 then
-        local id = ids[i]
-        if seen[id] then out[i + 1] = 0 else seen[id] = true; u = u + 1; done[u] = id end
+        local member = members[i]
+        if seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
       end
     end
     m = u
   end
-  rcall('HDEL', tasks, unpack(done, 1, m))
-  rcall('HDEL', state, unpack(done, 1, m))
-  rcall('HDEL', errors, unpack(done, 1, m))
+  rcall('HDEL', tasks, unpack(ids, 1, m))
+  -- state and errors hold entries only for tasks delivered before or that failed: empty (but
+  -- for the anchor) in a queue without retries, and then not touched.
+  local hlen = rcall('HLEN', state)
+  if hlen > 1 or (hlen == 1 and rcall('HEXISTS', state, '') == 0) then
+    rcall('HDEL', state, unpack(ids, 1, m))
+  end
+  if rcall('HLEN', errors) > 0 then rcall('HDEL', errors, unpack(ids, 1, m)) end
   -- (a string argument: Redis formats a Lua number with %.17g)
   rcall('HINCRBY', meta, 'released', m == n and argv[1] or string.format('%d', m))
   -- Consumers blocked by the working limit may proceed now.
@@ -94,7 +117,7 @@ if m < n then
   -- Pairs not released: stale when the task exists, else not found.
   for i = 1, n do
     if out[i + 1] == 0 then
-      out[i + 1] = rcall('HEXISTS', tasks, ids[i]) == 1 and -2 or -3
+      out[i + 1] = rcall('HEXISTS', tasks, argv[2 * i]) == 1 and -2 or -3
     end
   end
 end

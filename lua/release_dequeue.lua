@@ -3,7 +3,7 @@
 -- scripts/generate-lua.sh. Each part behaves exactly as its own script called alone, release
 -- first (so a slot it frees under a working limit is usable by the dequeue).
 --
--- KEYS: pending delayed working tasks state errors meta rate signal
+-- KEYS: pending delayed leases tasks state errors meta rate signal
 --   (the union of both scripts' keys, canonical order)
 -- ARGV[1] max, ARGV[2] default_lease_ms, ARGV[3] default_max_attempts   as for dequeue
 -- ARGV[4] n (1..1000), then n pairs id, token                             as for release
@@ -14,7 +14,7 @@
 
 local function release(KEYS, ARGV)
 local rcall = redis.call
-local pending, working, tasks, state, errors, meta, signal =
+local pending, leases, tasks, state, errors, meta, signal =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 
 local function int(s, lo, hi)
@@ -29,25 +29,43 @@ if not n then return {-1, 'n must be an integer in 1..1000'} end
 if #ARGV ~= 1 + 2 * n then return {-1, 'expected 1 + 2*n arguments'} end
 
 local argv = ARGV -- (a local: every ARGV is a global lookup)
-local ids = {}
+local find = string.find
+-- The lease member of each pair. A token never holds ':' (it is decimal), so "id:token" names
+-- one (id, token) only; a pair whose token holds one names no lease (nil).
+local members, check = {}, {'NX'}
 for i = 1, n do
-  ids[i] = argv[2 * i]
-  if ids[i] == '' or argv[2 * i + 1] == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
+  local id, token = argv[2 * i], argv[2 * i + 1]
+  if id == '' or token == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
+  if not find(token, ':', 1, true) then
+    local member = id .. ':' .. token
+    members[i] = member
+    check[#check + 1] = '-1'
+    check[#check + 1] = member
+  end
 end
-local states = rcall('HMGET', state, unpack(ids))
 
--- Fence check: the state's second field equals the token. Two plain finds and a substring
--- (the token's text is already a Lua string, so the substring is found, not allocated)
--- instead of a pattern match, which cost ~1.6k instructions per task.
-local find, sub = string.find, string.sub
-local out, done, m = {1}, {}, 0
+-- Which pairs hold their lease: ZADD NX adds (at score -1, never a deadline) exactly the
+-- members not in leases and counts them; nothing else changes. The usual case, none added,
+-- costs one command; otherwise the added ones are read back and removed again.
+local absent = nil
+local added = 0
+for i = 2, #check, 1000 do
+  added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, #check)))
+end
+if added > 0 then
+  absent = {}
+  local back = rcall('ZRANGEBYSCORE', leases, '-1', '-1')
+  rcall('ZREMRANGEBYSCORE', leases, '-1', '-1')
+  for j = 1, #back do absent[back[j]] = true end
+end
+
+local out, done, ids, m = {1}, {}, {}, 0
 for i = 1, n do
-  local s = states[i]
-  local c = s and find(s, ':', 1, true)
-  local d = c and find(s, ':', c + 1, true)
-  if d and sub(s, c + 1, d - 1) == argv[2 * i + 1] then
+  local member = members[i]
+  if member and not (absent and absent[member]) then
     m = m + 1
-    done[m] = ids[i]
+    done[m] = member
+    ids[m] = argv[2 * i]
     out[i + 1] = 1
   else
     out[i + 1] = 0 -- decided below: stale or not found
@@ -55,27 +73,31 @@ for i = 1, n do
 end
 
 if m > 0 then
-  -- A non-empty token in state means the task is in working (invariant kept by
-  -- every script), so ZREM removes each fenced task: fewer removed than fenced means
-  -- a task was named twice in this call. Only then are repeats found (the first pair
-  -- releases, a repeat is "not found", as a retried ack would be).
   local wbefore
   local wlimit = tonumber(rcall('HGET', meta, 'working_limit'))
-  if wlimit then wbefore = rcall('ZCOUNT', working, '-inf', '(inf') end
-  local removed = rcall('ZREM', working, unpack(done, 1, m))
+  if wlimit then wbefore = rcall('ZCOUNT', leases, '-inf', '(inf') end
+  -- Every member in done is in leases, so ZREM removes each: fewer removed than named means a
+  -- pair was named twice in this call. Only then are repeats found (the first pair releases,
+  -- a repeat is "not found", as a retried ack would be).
+  local removed = rcall('ZREM', leases, unpack(done, 1, m))
   if removed < m then
     local seen, u = {}, 0
     for i = 1, n do
       if out[i + 1] == 1 then
-        local id = ids[i]
-        if seen[id] then out[i + 1] = 0 else seen[id] = true; u = u + 1; done[u] = id end
+        local member = members[i]
+        if seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
       end
     end
     m = u
   end
-  rcall('HDEL', tasks, unpack(done, 1, m))
-  rcall('HDEL', state, unpack(done, 1, m))
-  rcall('HDEL', errors, unpack(done, 1, m))
+  rcall('HDEL', tasks, unpack(ids, 1, m))
+  -- state and errors hold entries only for tasks delivered before or that failed: empty (but
+  -- for the anchor) in a queue without retries, and then not touched.
+  local hlen = rcall('HLEN', state)
+  if hlen > 1 or (hlen == 1 and rcall('HEXISTS', state, '') == 0) then
+    rcall('HDEL', state, unpack(ids, 1, m))
+  end
+  if rcall('HLEN', errors) > 0 then rcall('HDEL', errors, unpack(ids, 1, m)) end
   -- (a string argument: Redis formats a Lua number with %.17g)
   rcall('HINCRBY', meta, 'released', m == n and argv[1] or string.format('%d', m))
   -- Consumers blocked by the working limit may proceed now.
@@ -88,7 +110,7 @@ if m < n then
   -- Pairs not released: stale when the task exists, else not found.
   for i = 1, n do
     if out[i + 1] == 0 then
-      out[i + 1] = rcall('HEXISTS', tasks, ids[i]) == 1 and -2 or -3
+      out[i + 1] = rcall('HEXISTS', tasks, argv[2 * i]) == 1 and -2 or -3
     end
   end
 end
@@ -98,12 +120,12 @@ end
 
 local function dequeue(KEYS, ARGV)
 local rcall = redis.call
-local pending, delayed, working, tasks, state, meta, rate, signal =
+local pending, delayed, leases, tasks, state, meta, rate, signal =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
--- Encoding anchors (see lua/README.md): never a task; they keep `working` a skiplist and
+-- Encoding anchors (see lua/README.md): never a task; they keep `leases` a skiplist and
 -- `state` a hashtable, so each delivery costs O(log n) / O(1) instead of a listpack scan.
 -- '~relq anchor~' then 120 '~' (a literal: building it with string.rep cost every call)
 local ANCHOR =
@@ -138,7 +160,7 @@ if not defMax then return {-1, 'default_max_attempts must be an integer in 1..' 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 
-local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms')
+local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms', 'lease_ms', 'max_attempts')
 if cfg[1] == '1' then return {3, now} end
 
 -- Promote due delayed tasks, in due order (the earliest due is taken first).
@@ -154,7 +176,7 @@ end
 local k = max
 local wlimit = tonumber(cfg[2])
 if wlimit then
-  local wcount = rcall('ZCOUNT', working, '-inf', '(inf')
+  local wcount = rcall('ZCOUNT', leases, '-inf', '(inf')
   if wlimit - wcount < k then k = wlimit - wcount end
   if k <= 0 then return {4, now, wcount, wlimit} end
 end
@@ -187,7 +209,13 @@ end
 local popped = #ids
 
 local bodies = rcall('HMGET', tasks, unpack(ids))
-local states = rcall('HMGET', state, unpack(ids))
+-- State entries exist only for tasks delivered before or enqueued with overrides: when `state`
+-- holds nothing but its anchor (a queue without retries), they are not looked up.
+local states = {}
+local hlen = rcall('HLEN', state)
+if hlen > 1 or (hlen == 1 and rcall('HEXISTS', state, '') == 0) then
+  states = rcall('HMGET', state, unpack(ids))
+end
 
 -- Keep only ids whose data exists (defensive: a removed task may linger). The usual case,
 -- every one, needs no index table.
@@ -204,41 +232,51 @@ end
 
 local out = {1, now}
 if m > 0 then
+  -- Leases without a state entry take the lease defaults recorded in meta: this call's
+  -- defaults when they match (or when no lease is held, so nothing depends on the old ones).
+  local bare = cfg[5] == ARGV[2] and cfg[6] == ARGV[3]
+  if not bare and (not cfg[5] or rcall('ZCARD', leases) <= 1) then
+    rcall('HSET', meta, 'lease_ms', ARGV[2], 'max_attempts', ARGV[3])
+    bare = true
+  end
   local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
   local overrides, no = {}, 0
-  local zadd, hset = {'inf', ANCHOR}, {'', ANCHOR}
+  local zadd, hset, nh = {'inf', ANCHOR}, {'', ANCHOR}, 2
   local units = (base + 1) % 10
   local tens = (base + 1 - units) / 10
   local tensText = tens > 0 and string.format('%d', tens) or ''
-  -- Tasks without a state entry (first delivery, no overrides: the common case) share
-  -- these strings, formatted once per call (a number argument costs a conversion each).
-  local defSuffix = ':' .. ARGV[3] .. ':' .. ARGV[2]
+  -- Tasks delivered with the defaults share these strings, formatted once per call (a number
+  -- argument costs a conversion each).
+  local defSuffix = '::' .. ARGV[3] .. ':' .. ARGV[2]
   local defDeadline = now + defLease
   local defDeadlineText = string.format('%d', defDeadline)
   out[3], out[4], out[5] = base + 1, defDeadline, m
   for j = 1, m do
     local i = live and live[j] or j
     local id, body = ids[i], bodies[i]
-    local attempts, prefix, suffix, deadline, deadlineText = 1, '1:', defSuffix, defDeadline, defDeadlineText
+    local attempts, deadlineText = 1, defDeadlineText
     if states[i] then
       local a, _, ma, l = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
       attempts = (tonumber(a) or 0) + 1
-      prefix = string.format('%d:', attempts)
       if not ma or ma == '' then ma = ARGV[3] end
       if not l or l == '' then l = ARGV[2] end
-      suffix = ':' .. ma .. ':' .. l
-      deadline = now + tonumber(l)
+      hset[nh + 1] = id
+      hset[nh + 2] = string.format('%d::', attempts) .. ma .. ':' .. l
+      nh = nh + 2
+      local deadline = now + tonumber(l)
       if deadline ~= defDeadline then
         deadlineText = string.format('%d', deadline)
         overrides[no + 1] = j
         overrides[no + 2] = deadline
         no = no + 2
       end
+    elseif not bare then
+      hset[nh + 1] = id
+      hset[nh + 2] = '1' .. defSuffix
+      nh = nh + 2
     end
     zadd[2 * j + 1] = deadlineText
-    zadd[2 * j + 2] = id
-    hset[2 * j + 1] = id
-    hset[2 * j + 2] = prefix .. tensText .. DIGITS[units + 1] .. suffix -- token base + j
+    zadd[2 * j + 2] = id .. ':' .. tensText .. DIGITS[units + 1] -- the lease: id and token base + j
     units = units + 1
     if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
     out[3 * j + 3] = id
@@ -246,8 +284,8 @@ if m > 0 then
     out[3 * j + 5] = attempts
   end
   for j = 1, no do out[3 * m + 5 + j] = overrides[j] end
-  chunked('ZADD', working, zadd, 1000)
-  chunked('HSET', state, hset, 1000)
+  chunked('ZADD', leases, zadd, 1000)
+  if nh > 2 then chunked('HSET', state, hset, 1000) end
   if rlimit then
     if rcall('INCRBY', rate, m) == m then
       rcall('PEXPIRE', rate, tonumber(cfg[4]) or 1000)

@@ -1,33 +1,57 @@
 -- remove: delete a task wherever it is, with all its data.
 --
--- KEYS: pending delayed working dead tasks state errors
+-- KEYS: pending delayed leases dead tasks state errors working
 --   KEYS[1] pending  LIST  ready ids (LREM: O(pending length), the only
 --                          script that is O(queue size); only for pending tasks)
 --   KEYS[2] delayed  ZSET
---   KEYS[3] working  ZSET  (a consumer holding the lease later gets -3 on ack)
+--   KEYS[3] leases   ZSET  "id:token" (a scan: O(leases held); a consumer holding the
+--                          lease later gets -3 on ack)
 --   KEYS[4] dead     ZSET
 --   KEYS[5] tasks    HASH  id -> header + payload
 --   KEYS[6] state    HASH
 --   KEYS[7] errors   HASH
+--   KEYS[8] working  ZSET  leases of queue layout 1 (members are ids)
 -- ARGV[1] id
 -- Returns {1, previous_state} ('pending'|'delayed'|'working'|'dead'),
 --   {-3} not found, {-1, message} invalid argument.
 
 local rcall = redis.call
-local pending, delayed, working, dead, tasks, state, errors =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local pending, delayed, leases, dead, tasks, state, errors, working =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+
+-- The lease member "id:token" of a task, and its deadline, or nil. Leases are keyed by member, so
+-- this scans them (ZSCAN, matched in Redis): O(leases held).
+local function findLease(leases, id)
+  local pattern = string.gsub(id, '[%*%?%[%]\\]', '\\%0') .. ':*'
+  local cursor = '0'
+  repeat
+    local r = rcall('ZSCAN', leases, cursor, 'MATCH', pattern, 'COUNT', '1000')
+    cursor = r[1]
+    local found = r[2]
+    for j = 1, #found, 2 do
+      if string.match(found[j], '^(.*):%d+$') == id then return found[j], found[j + 1] end
+    end
+  until cursor == '0'
+  return nil
+end
 
 local id = ARGV[1]
 if #ARGV ~= 1 or id == '' then return {-1, 'expected one non-empty id'} end
 
 if rcall('HDEL', tasks, id) == 0 then return {-3} end
 local where
-if rcall('ZREM', working, id) == 1 then where = 'working'
-elseif rcall('ZREM', delayed, id) == 1 then where = 'delayed'
+if rcall('ZREM', delayed, id) == 1 then where = 'delayed'
 elseif rcall('ZREM', dead, id) == 1 then where = 'dead'
+elseif rcall('ZREM', working, id) == 1 then where = 'working'
 else
-  where = 'pending'
-  rcall('LREM', pending, 1, id)
+  local member = findLease(leases, id)
+  if member then
+    where = 'working'
+    rcall('ZREM', leases, member)
+  else
+    where = 'pending'
+    rcall('LREM', pending, 1, id)
+  end
 end
 rcall('HDEL', state, id)
 rcall('HDEL', errors, id)

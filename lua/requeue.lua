@@ -1,14 +1,15 @@
 -- requeue (nack / give back): return a leased task to the queue, or dead-letter it.
 --
--- KEYS: pending delayed working dead tasks state errors meta signal
+-- KEYS: pending delayed leases dead tasks state errors meta signal
 --   KEYS[1] pending  LIST  ready ids
 --   KEYS[2] delayed  ZSET  id -> due time ms
---   KEYS[3] working  ZSET  id -> lease deadline ms
+--   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms
 --   KEYS[4] dead     ZSET  id -> time dead-lettered ms
 --   KEYS[5] tasks    HASH  id -> header + payload
---   KEYS[6] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[6] state    HASH  id -> "attempts::maxAttempts:leaseMs"
 --   KEYS[7] errors   HASH  id -> last error
---   KEYS[8] meta     HASH  counters requeued, dead_lettered
+--   KEYS[8] meta     HASH  counters requeued, dead_lettered; lease defaults (lease_ms,
+--                          max_attempts) of a lease without a state entry
 --   KEYS[9] signal   LIST  wake-up token (at most one element)
 -- ARGV[1] id
 -- ARGV[2] token            lease token from dequeue
@@ -26,10 +27,14 @@
 --   {-1, message} invalid argument (nothing changed)
 
 local rcall = redis.call
-local pending, delayed, working, dead, tasks, state, errors, meta, signal =
+local pending, delayed, leases, dead, tasks, state, errors, meta, signal =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 
 local MAX_MS = 3153600000000 -- 100 years
+-- Encoding anchor (see lua/README.md): the field '' (never a task id), whose long value keeps
+-- `state` a hashtable (O(1) per field instead of a listpack scan while it is small).
+local ANCHOR =
+  '~relq anchor~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -56,14 +61,20 @@ if ARGV[7] ~= '' then
   if not keepAge then return {-1, 'dead_max_age_ms must be empty or an integer in 0..' .. MAX_MS} end
 end
 
-local s = rcall('HGET', state, id)
-local a, tok, maxA, lease
-if s then a, tok, maxA, lease = string.match(s, '^(%d*):(%d*):(%d*):(%d*)$') end
-if not tok or tok == '' or tok ~= token then
+-- The fence: the lease member "id:token" (a token never holds ':').
+if string.find(token, ':', 1, true) or rcall('ZREM', leases, id .. ':' .. token) == 0 then
   if rcall('HEXISTS', tasks, id) == 1 then return {-2} end
   return {-3}
 end
-if rcall('ZREM', working, id) == 0 then return {-2} end -- defensive (invariant)
+-- Attempts, max attempts and lease: from the state entry, or a first delivery with the defaults
+-- recorded in meta.
+local s = rcall('HGET', state, id)
+local a, maxA, lease
+if s then a, maxA, lease = string.match(s, '^(%d*):%d*:(%d*):(%d*)$') end
+if not a then
+  local d = rcall('HMGET', meta, 'max_attempts', 'lease_ms')
+  a, maxA, lease = '1', d[1] or '', d[2] or ''
+end
 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
@@ -73,7 +84,7 @@ if giveBack == '1' then
   if attempts > 0 then attempts = attempts - 1 end
 elseif tonumber(maxA) and attempts >= tonumber(maxA) then
   rcall('ZADD', dead, string.format('%d', now), id) -- a string: Redis formats numbers with %.17g
-  rcall('HSET', state, id, string.format('%d::', attempts) .. maxA .. ':' .. lease)
+  rcall('HSET', state, id, string.format('%d::', attempts) .. maxA .. ':' .. lease, '', ANCHOR)
   if errmsg == '' then errmsg = 'max attempts reached' end
   rcall('HSET', errors, id, errmsg)
   rcall('HINCRBY', meta, 'dead_lettered', '1')
@@ -97,7 +108,7 @@ elseif tonumber(maxA) and attempts >= tonumber(maxA) then
   return {2}
 end
 
-rcall('HSET', state, id, string.format('%d::', attempts) .. maxA .. ':' .. lease)
+rcall('HSET', state, id, string.format('%d::', attempts) .. maxA .. ':' .. lease, '', ANCHOR)
 if errmsg ~= '' then rcall('HSET', errors, id, errmsg) end
 if delay > 0 then
   rcall('ZADD', delayed, string.format('%d', now + delay), id)

@@ -1,14 +1,15 @@
 #!lua flags=no-writes
 -- stats: queue sizes, counters and settings (read-only: run with EVALSHA_RO).
 --
--- KEYS: pending delayed working dead tasks meta rate
+-- KEYS: pending delayed leases dead tasks meta rate working
 --   KEYS[1] pending  LIST    ready ids (rightmost = oldest)
 --   KEYS[2] delayed  ZSET
---   KEYS[3] working  ZSET
+--   KEYS[3] leases   ZSET    one member per leased task
 --   KEYS[4] dead     ZSET
 --   KEYS[5] tasks    HASH    id -> header + payload (enqueue time of the oldest)
 --   KEYS[6] meta     HASH    counters and settings
 --   KEYS[7] rate     STRING  current rate-limit window count
+--   KEYS[8] working  ZSET    leases of queue layout 1 (counted with the leases)
 -- No ARGV.
 -- Returns {1, name, value, name, value, ...} (pairs; new fields may be appended):
 --   pending, delayed, working, dead, enqueued, dequeued, released, requeued,
@@ -18,8 +19,8 @@
 -- Cost: O(1).
 
 local rcall = redis.call
-local pending, delayed, working, dead, tasks, meta, rate =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local pending, delayed, leases, dead, tasks, meta, rate, working =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
@@ -43,7 +44,8 @@ local function num(v, default) return tonumber(v) or default end
 return {1,
   'pending', rcall('LLEN', pending),
   'delayed', rcall('ZCARD', delayed),
-  'working', rcall('ZCOUNT', working, '-inf', '(inf'), -- not the +inf encoding anchor
+  -- (not the +inf encoding anchors)
+  'working', rcall('ZCOUNT', leases, '-inf', '(inf') + rcall('ZCOUNT', working, '-inf', '(inf'),
   'dead', rcall('ZCARD', dead),
   'enqueued', num(m[1], 0),
   'dequeued', num(m[2], 0),

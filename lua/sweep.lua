@@ -1,15 +1,18 @@
 -- sweep: recover tasks whose lease expired, promote due delayed tasks, trim dead.
 --
--- KEYS: pending delayed working dead tasks state errors meta signal
+-- KEYS: pending delayed leases dead tasks state errors meta signal working
 --   KEYS[1] pending  LIST  ready ids
 --   KEYS[2] delayed  ZSET  id -> due time ms
---   KEYS[3] working  ZSET  id -> lease deadline ms
+--   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms
 --   KEYS[4] dead     ZSET  id -> time dead-lettered ms
 --   KEYS[5] tasks    HASH  id -> header + payload
---   KEYS[6] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[6] state    HASH  id -> "attempts::maxAttempts:leaseMs"
 --   KEYS[7] errors   HASH  id -> last error
---   KEYS[8] meta     HASH  counters timed_out, dead_lettered
+--   KEYS[8] meta     HASH  counters timed_out, dead_lettered; lease defaults (lease_ms,
+--                          max_attempts) of leases without a state entry
 --   KEYS[9] signal   LIST  wake-up token (at most one element)
+--   KEYS[10] working ZSET  id -> lease deadline ms: leases written by the scripts of queue
+--                          layout 1 (lua/README.md), recovered here the same way once expired
 -- ARGV[1] limit            max expired leases (and max delayed promotions) handled, 1..1000
 -- ARGV[2] retry_delay_ms   integer ms; '0' = straight back to pending, else delayed
 -- ARGV[3] dead_max_count   retention, '' = unlimited
@@ -21,10 +24,14 @@
 -- Cost: O(limit) with a constant number of commands.
 
 local rcall = redis.call
-local pending, delayed, working, dead, tasks, state, errors, meta, signal =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local pending, delayed, leases, dead, tasks, state, errors, meta, signal, working =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 
 local MAX_MS = 3153600000000 -- 100 years
+-- Encoding anchor (see lua/README.md): the field '' (never a task id), whose long value keeps
+-- `state` a hashtable (O(1) per field instead of a listpack scan while it is small).
+local ANCHOR =
+  '~relq anchor~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -70,21 +77,39 @@ if promoted > 0 then
   toPending = true
 end
 
--- 2. Expired leases (one extra to know whether more remain).
-local expired = rcall('ZRANGEBYSCORE', working, '-inf', nowText, 'LIMIT', '0', string.format('%d', limit + 1))
+-- 2. Expired leases (one extra to know whether more remain), then expired leases of layout 1
+-- (members are ids) while the limit allows.
+local expired = rcall('ZRANGEBYSCORE', leases, '-inf', nowText, 'LIMIT', '0', string.format('%d', limit + 1))
 local more = 0
 if #expired > limit then more = 1; expired[limit + 1] = nil end
+local ids = {}
+for i = 1, #expired do
+  -- "id:token": the id is everything before the last ':' (a token never holds one)
+  ids[i] = string.match(expired[i], '^(.*):%d+$') or expired[i]
+end
+local leased = #ids
+if more == 0 and leased < limit then
+  local old = rcall('ZRANGEBYSCORE', working, '-inf', nowText, 'LIMIT', '0', string.format('%d', limit - leased + 1))
+  if #old > limit - leased then more = 1; old[limit - leased + 1] = nil end
+  if #old > 0 then
+    rcall('ZREM', working, unpack(old))
+    for i = 1, #old do ids[leased + i] = old[i] end
+  end
+end
 local recovered, deadN = 0, 0
-if #expired > 0 then
-  rcall('ZREM', working, unpack(expired))
-  local states = rcall('HMGET', state, unpack(expired))
-  local back, deadL, hstate, herr = {}, {}, {}, {}
+if #ids > 0 then
+  if leased > 0 then rcall('ZREM', leases, unpack(expired)) end
+  local states = rcall('HMGET', state, unpack(ids))
+  -- A lease without a state entry is a first delivery with the defaults recorded in meta.
+  local defaults = rcall('HMGET', meta, 'max_attempts', 'lease_ms')
+  local defMax, defLease = defaults[1] or '', defaults[2] or ''
+  local back, deadL, hstate, herr = {}, {}, {'', ANCHOR}, {}
   local dueText = string.format('%d', now + retryDelay)
-  for i = 1, #expired do
-    local id = expired[i]
-    local a, _, maxA, lease = '', '', '', ''
+  for i = 1, #ids do
+    local id = ids[i]
+    local a, maxA, lease = '1', defMax, defLease
     if states[i] then
-      a, _, maxA, lease = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
+      a, maxA, lease = string.match(states[i], '^(%d*):%d*:(%d*):(%d*)$')
       if not a then a, maxA, lease = '', '', '' end
     end
     -- attempts as stored (decimal digits, written by these scripts); '' = none yet

@@ -67,9 +67,11 @@ enqueue_cmd() { # enqueue_cmd N: N server-id tasks with a 100-byte payload
   resp EVALSHA "${SHA[enqueue]}" "${#KE[@]}" "${KE[@]}" "$1" "${args[@]}"
 }
 
-# Held leases first: ids and tokens 1..HELD (a fresh queue numbers both from 1).
+# Held leases first: ids and tokens 1..HELD (a fresh queue numbers both from 1), taken with the
+# same defaults as the measured calls (as a queue's consumers share a configuration; nothing
+# sweeps during the run, so they stay held).
 if (( HELD > 0 )); then
-  { enqueue_cmd "$HELD"; resp EVALSHA "${SHA[dequeue]}" "${#KD[@]}" "${KD[@]}" "$HELD" 3600000 5; } |
+  { enqueue_cmd "$HELD"; resp EVALSHA "${SHA[dequeue]}" "${#KD[@]}" "${KD[@]}" "$HELD" 30000 5; } |
     "${R[@]}" --pipe > /dev/null
 fi
 # The measured calls, generated before measuring; task k of the run has id = token = HELD + k.

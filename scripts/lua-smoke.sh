@@ -108,7 +108,7 @@ expect "release_dequeue: bad release args → -1" "-1 *" "$(callq "$Q2" release_
 expect "release_dequeue: nothing dequeued on -1" "$deq" "$("${R[@]}" HGET "relq:{$Q2}:meta" dequeued)"
 mapfile -t E < <(rdq release_dequeue 1 30000 5 1 y "$((TX + 1))")
 expect "release_dequeue: empty → {2, now, -1}" "1 2 1 2 -1" "${E[*]:0:4} ${E[5]}"
-expect "release_dequeue: z still working" "1" "$("${R[@]}" ZCOUNT "relq:{$Q2}:working" -inf '(inf')"
+expect "release_dequeue: z still working" "1" "$("${R[@]}" ZCOUNT "relq:{$Q2}:leases" -inf '(inf')"
 
 # --- ids and tokens across tens (their texts are built from a tens prefix + last digit) ---
 Q3="$Q-ids"
@@ -122,9 +122,11 @@ expect "server id i holds payload i (1..25)" "1" "$ok"
 expect "26 fields (25 tasks + anchor)" "26" "$("${R[@]}" HLEN "relq:{$Q3}:tasks")"
 callq "$Q3" dequeue 25 30000 5 > /dev/null
 ok=1; for i in 1 9 10 11 19 20 25; do
-  [[ "$("${R[@]}" HGET "relq:{$Q3}:state" "$i")" == "1:$i:5:30000" ]] || ok=0
+  [[ -n "$("${R[@]}" ZSCORE "relq:{$Q3}:leases" "$i:$i")" ]] || ok=0
 done
 expect "task i leased with token i (1..25)" "1" "$ok"
+expect "first deliveries with the defaults write no state" "0" "$("${R[@]}" HLEN "relq:{$Q3}:state")"
+expect "the defaults recorded in meta" "30000 5" "$("${R[@]}" HMGET "relq:{$Q3}:meta" lease_ms max_attempts | line)"
 # The fence compares the whole token: neither a prefix, an extension nor a token with ':' passes.
 expect "release token prefix / extension / with ':' → stale" "1 -2 -2 -2 -2" \
   "$(callq "$Q3" release 4 12 1 12 120 12 12:5 12 ':12' | line)"
@@ -141,6 +143,23 @@ callq "$Q4" enqueue 1 2 mine > /dev/null
 expect "ids 1, (2 taken →) 4, 3" "1 1 1 4 1 3 1" "$(callq "$Q4" enqueue 3 '' x '' y '' z | line)"
 expect "the caller's task 2 kept" "mine" "$("${R[@]}" HGET "relq:{$Q4}:tasks" 2 | tail -c +8)"
 expect "task 4 holds y" "y" "$("${R[@]}" HGET "relq:{$Q4}:tasks" 4 | tail -c +8)"
+
+# --- leases are members "id:token": ids with ':' and glob characters, tokens with ':' ---
+Q5="$Q-lease"
+trap 'cleanup_q "$Q"; cleanup_q "$Q2"; cleanup_q "$Q3"; cleanup_q "$Q4"; cleanup_q "$Q5"' EXIT
+G='a*[b]?\'
+callq "$Q5" enqueue 4 'a:1' p1 a p2 "$G" p3 'a*' p4 > /dev/null
+T=$(callq "$Q5" dequeue 4 30000 5 | sed -n 3p)
+expect "4 leases" "4" "$("${R[@]}" ZCOUNT "relq:{$Q5}:leases" -inf '(inf')"
+expect "token with ':' names no lease (a + 1:T spells the lease of a:1)" "1 -2" "$(callq "$Q5" release 1 a "1:$T" | line)"
+expect "another task's token → stale" "1 -2" "$(callq "$Q5" release 1 a "$((T + 2))" | line)"
+expect "the lease check leaves no trace" "0 4" "$("${R[@]}" ZCOUNT "relq:{$Q5}:leases" -1 -1) $("${R[@]}" ZCOUNT "relq:{$Q5}:leases" -inf '(inf')"
+expect "inspect a glob id: its own lease" "1 working 1" "$(callq "$Q5" inspect "$G" | head -3 | line)"
+expect "inspect a (a prefix of others)" "1 working 1" "$(callq "$Q5" inspect a | head -3 | line)"
+expect "remove a* (a glob matching others)" "1 working" "$(callq "$Q5" remove 'a*' | line)"
+expect "the other leases kept" "3" "$("${R[@]}" ZCOUNT "relq:{$Q5}:leases" -inf '(inf')"
+expect "release the rest" "2 3" "$(callq "$Q5" release 3 'a:1' "$T" a "$((T + 1))" "$G" "$((T + 2))" | line)"
+expect "nothing left" "0 0" "$("${R[@]}" ZCOUNT "relq:{$Q5}:leases" -inf '(inf') $("${R[@]}" HLEN "relq:{$Q5}:state")"
 
 # --- extend ---------------------------------------------------------------------
 expect "extend ok" "1 *" "$(call extend a "$TA" 60000 | line)"
@@ -204,7 +223,7 @@ expect "stats timed_out" "1" "$(field timed_out <<< "$ST")"
 expect "stats dead_lettered" "2" "$(field dead_lettered <<< "$ST")"
 expect "stats working_limit unset" "-1" "$(field working_limit <<< "$ST")"
 expect "stats oldest age >= 100" "1" "$(( $(field oldest_pending_age_ms <<< "$ST") >= 100 ))"
-expect "stats via EVALSHA_RO" "1" "$("${R[@]}" EVALSHA_RO "${SHA[stats]}" 7 $(for p in pending delayed working dead tasks meta rate; do printf 'relq:{%s}:%s ' "$Q" $p; done) | head -1)"
+expect "stats via EVALSHA_RO" "1" "$("${R[@]}" EVALSHA_RO "${SHA[stats]}" 8 $(for p in pending delayed leases dead tasks meta rate working; do printf 'relq:{%s}:%s ' "$Q" $p; done) | head -1)"
 
 # --- configure: working limit, paused, rate limit -------------------------------------
 expect "configure working_limit 1" "1" "$(call configure working_limit 1 | line)"

@@ -5,7 +5,7 @@
 /// The parts and what they hold are documented in `lua/README.md`.
 struct QueueKeys: Sendable, Hashable {
     /// The key parts in their canonical order (the order scripts take them in).
-    static let parts = ["pending", "delayed", "working", "dead", "tasks", "state", "errors", "meta", "rate", "signal"]
+    static let parts = ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "meta", "rate", "signal", "working"]
 
     /// The queue's name (already validated).
     let queue: String

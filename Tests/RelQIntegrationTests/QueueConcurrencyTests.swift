@@ -17,7 +17,7 @@ struct QueueConcurrencyTests {
             let maxSeen = Counter()
             let samples = Counter()
             let port = server.port
-            let workingKey = "relq:{\(queue.name)}:working"
+            let workingKey = "relq:{\(queue.name)}:leases"
             let sampler = Task.detached {
                 while !stop.isSet {
                     if let count = try? RawRedis.command(port: port, args: ["ZCOUNT", workingKey, "-inf", "(inf"]).int {

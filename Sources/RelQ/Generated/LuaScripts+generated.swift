@@ -252,20 +252,22 @@ return {1, n, rcall('ZCARD', dead)}
 
     static let dequeue = LuaScript(
         name: "dequeue",
-        sha1: "ba1a85c8082d67f914bba271ba74ca53565533d4",
-        keys: ["pending", "delayed", "working", "tasks", "state", "meta", "rate", "signal"],
+        sha1: "8edb25acf2ba6bdbec7986f04d357910d1d20e75",
+        keys: ["pending", "delayed", "leases", "tasks", "state", "meta", "rate", "signal"],
         readOnly: false,
         source: #"""
 -- dequeue: lease up to `max` ready tasks (oldest first) to a consumer.
 --
--- KEYS: pending delayed working tasks state meta rate signal
+-- KEYS: pending delayed leases tasks state meta rate signal
 --   KEYS[1] pending  LIST  ready ids; the rightmost is the oldest (RPOP)
 --   KEYS[2] delayed  ZSET  id -> due time ms (due ones are promoted first)
---   KEYS[3] working  ZSET  id -> lease deadline ms
+--   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms (one member per leased task)
 --   KEYS[4] tasks    HASH  id -> 7-byte header + payload
---   KEYS[5] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
---   KEYS[6] meta     HASH  counters (dequeued = token source) and settings
---                          (paused, working_limit, rate_limit, rate_window_ms)
+--   KEYS[5] state    HASH  id -> "attempts::maxAttempts:leaseMs" (tasks delivered before,
+--                          or with their own lease / max attempts; see lua/README.md)
+--   KEYS[6] meta     HASH  counters (dequeued = token source), settings (paused,
+--                          working_limit, rate_limit, rate_window_ms) and the lease defaults
+--                          of leases without a state entry (lease_ms, max_attempts)
 --   KEYS[7] rate     STRING fixed-window dequeue counter (PEXPIRE = window)
 --   KEYS[8] signal   LIST  wake-up token (at most one element)
 -- ARGV[1] max                   tasks to take, 1..1000
@@ -286,17 +288,20 @@ return {1, n, rcall('ZCARD', dead)}
 --   {4, now, working_count, working_limit}   working limit reached
 --   {5, now, retry_after_ms}   rate limit reached for this window
 --   {-1, message}              invalid argument (nothing changed)
--- The effective lease and max attempts are written to state at every delivery
--- (so extend/requeue/sweep need no defaults): they are fixed at first delivery.
+-- A task's max attempts and lease are fixed at its first delivery: a first delivery with the
+-- defaults recorded in meta writes no state entry (the lease is the member "id:token" alone);
+-- any other delivery writes "attempts::maxAttempts:leaseMs" to state. The first dequeue of a
+-- queue records its defaults in meta; a dequeue with other defaults replaces them only while no
+-- lease is held, else it writes state entries for its tasks.
 -- Cost: O(max + promoted) with a constant number of commands.
 
 local rcall = redis.call
-local pending, delayed, working, tasks, state, meta, rate, signal =
+local pending, delayed, leases, tasks, state, meta, rate, signal =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
--- Encoding anchors (see lua/README.md): never a task; they keep `working` a skiplist and
+-- Encoding anchors (see lua/README.md): never a task; they keep `leases` a skiplist and
 -- `state` a hashtable, so each delivery costs O(log n) / O(1) instead of a listpack scan.
 -- '~relq anchor~' then 120 '~' (a literal: building it with string.rep cost every call)
 local ANCHOR =
@@ -331,7 +336,7 @@ if not defMax then return {-1, 'default_max_attempts must be an integer in 1..' 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 
-local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms')
+local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms', 'lease_ms', 'max_attempts')
 if cfg[1] == '1' then return {3, now} end
 
 -- Promote due delayed tasks, in due order (the earliest due is taken first).
@@ -347,7 +352,7 @@ end
 local k = max
 local wlimit = tonumber(cfg[2])
 if wlimit then
-  local wcount = rcall('ZCOUNT', working, '-inf', '(inf')
+  local wcount = rcall('ZCOUNT', leases, '-inf', '(inf')
   if wlimit - wcount < k then k = wlimit - wcount end
   if k <= 0 then return {4, now, wcount, wlimit} end
 end
@@ -380,7 +385,13 @@ end
 local popped = #ids
 
 local bodies = rcall('HMGET', tasks, unpack(ids))
-local states = rcall('HMGET', state, unpack(ids))
+-- State entries exist only for tasks delivered before or enqueued with overrides: when `state`
+-- holds nothing but its anchor (a queue without retries), they are not looked up.
+local states = {}
+local hlen = rcall('HLEN', state)
+if hlen > 1 or (hlen == 1 and rcall('HEXISTS', state, '') == 0) then
+  states = rcall('HMGET', state, unpack(ids))
+end
 
 -- Keep only ids whose data exists (defensive: a removed task may linger). The usual case,
 -- every one, needs no index table.
@@ -397,41 +408,51 @@ end
 
 local out = {1, now}
 if m > 0 then
+  -- Leases without a state entry take the lease defaults recorded in meta: this call's
+  -- defaults when they match (or when no lease is held, so nothing depends on the old ones).
+  local bare = cfg[5] == ARGV[2] and cfg[6] == ARGV[3]
+  if not bare and (not cfg[5] or rcall('ZCARD', leases) <= 1) then
+    rcall('HSET', meta, 'lease_ms', ARGV[2], 'max_attempts', ARGV[3])
+    bare = true
+  end
   local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
   local overrides, no = {}, 0
-  local zadd, hset = {'inf', ANCHOR}, {'', ANCHOR}
+  local zadd, hset, nh = {'inf', ANCHOR}, {'', ANCHOR}, 2
   local units = (base + 1) % 10
   local tens = (base + 1 - units) / 10
   local tensText = tens > 0 and string.format('%d', tens) or ''
-  -- Tasks without a state entry (first delivery, no overrides: the common case) share
-  -- these strings, formatted once per call (a number argument costs a conversion each).
-  local defSuffix = ':' .. ARGV[3] .. ':' .. ARGV[2]
+  -- Tasks delivered with the defaults share these strings, formatted once per call (a number
+  -- argument costs a conversion each).
+  local defSuffix = '::' .. ARGV[3] .. ':' .. ARGV[2]
   local defDeadline = now + defLease
   local defDeadlineText = string.format('%d', defDeadline)
   out[3], out[4], out[5] = base + 1, defDeadline, m
   for j = 1, m do
     local i = live and live[j] or j
     local id, body = ids[i], bodies[i]
-    local attempts, prefix, suffix, deadline, deadlineText = 1, '1:', defSuffix, defDeadline, defDeadlineText
+    local attempts, deadlineText = 1, defDeadlineText
     if states[i] then
       local a, _, ma, l = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
       attempts = (tonumber(a) or 0) + 1
-      prefix = string.format('%d:', attempts)
       if not ma or ma == '' then ma = ARGV[3] end
       if not l or l == '' then l = ARGV[2] end
-      suffix = ':' .. ma .. ':' .. l
-      deadline = now + tonumber(l)
+      hset[nh + 1] = id
+      hset[nh + 2] = string.format('%d::', attempts) .. ma .. ':' .. l
+      nh = nh + 2
+      local deadline = now + tonumber(l)
       if deadline ~= defDeadline then
         deadlineText = string.format('%d', deadline)
         overrides[no + 1] = j
         overrides[no + 2] = deadline
         no = no + 2
       end
+    elseif not bare then
+      hset[nh + 1] = id
+      hset[nh + 2] = '1' .. defSuffix
+      nh = nh + 2
     end
     zadd[2 * j + 1] = deadlineText
-    zadd[2 * j + 2] = id
-    hset[2 * j + 1] = id
-    hset[2 * j + 2] = prefix .. tensText .. DIGITS[units + 1] .. suffix -- token base + j
+    zadd[2 * j + 2] = id .. ':' .. tensText .. DIGITS[units + 1] -- the lease: id and token base + j
     units = units + 1
     if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
     out[3 * j + 3] = id
@@ -439,8 +460,8 @@ if m > 0 then
     out[3 * j + 5] = attempts
   end
   for j = 1, no do out[3 * m + 5 + j] = overrides[j] end
-  chunked('ZADD', working, zadd, 1000)
-  chunked('HSET', state, hset, 1000)
+  chunked('ZADD', leases, zadd, 1000)
+  if nh > 2 then chunked('HSET', state, hset, 1000) end
   if rlimit then
     if rcall('INCRBY', rate, m) == m then
       rcall('PEXPIRE', rate, tonumber(cfg[4]) or 1000)
@@ -687,19 +708,20 @@ return out
 
     static let extend = LuaScript(
         name: "extend",
-        sha1: "b75cf5c47912ab0bedfe61b868ff1ead90cd4bbb",
-        keys: ["working", "tasks", "state"],
+        sha1: "dd8148711dc5a1e1d4f158570582c4352a8f3c37",
+        keys: ["leases", "tasks", "state", "meta"],
         readOnly: false,
         source: #"""
 -- extend: push back the lease deadline of a leased task (heartbeat).
 --
--- KEYS: working tasks state
---   KEYS[1] working  ZSET  id -> lease deadline ms
+-- KEYS: leases tasks state meta
+--   KEYS[1] leases   ZSET  "id:token" -> lease deadline ms
 --   KEYS[2] tasks    HASH  id -> header + payload (only to tell stale from not found)
---   KEYS[3] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[3] state    HASH  id -> "attempts::maxAttempts:leaseMs"
+--   KEYS[4] meta     HASH  lease_ms: the lease of a lease without a state entry
 -- ARGV[1] id
 -- ARGV[2] token     lease token from dequeue
--- ARGV[3] lease_ms  integer ms > 0; '' = the lease stored in state at delivery
+-- ARGV[3] lease_ms  integer ms > 0; '' = the task's lease fixed at its first delivery
 -- Returns
 --   {1, deadline_ms}  new deadline = server now + lease_ms
 --   {-2}  stale lease: task exists but not leased with this token (nothing changed)
@@ -707,7 +729,7 @@ return out
 --   {-1, message} invalid argument (nothing changed)
 
 local rcall = redis.call
-local working, tasks, state = KEYS[1], KEYS[2], KEYS[3]
+local leases, tasks, state, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
 local MAX_MS = 3153600000000 -- 100 years
 
@@ -727,19 +749,22 @@ if ARGV[3] ~= '' then
   if not lease then return {-1, 'lease_ms must be empty or an integer in 1..' .. MAX_MS} end
 end
 
-local s = rcall('HGET', state, id)
-local tok, l
-if s then tok, l = string.match(s, '^%d*:(%d*):%d*:(%d*)$') end
-if not tok or tok == '' or tok ~= token or not rcall('ZSCORE', working, id) then
+-- The fence: the lease member "id:token" (a token never holds ':').
+local member = id .. ':' .. token
+if string.find(token, ':', 1, true) or not rcall('ZSCORE', leases, member) then
   if rcall('HEXISTS', tasks, id) == 1 then return {-2} end
   return {-3}
 end
-lease = lease or tonumber(l)
+if not lease then
+  local s = rcall('HGET', state, id)
+  local l = s and string.match(s, '^%d*:%d*:%d*:(%d*)$')
+  lease = tonumber(l) or tonumber(rcall('HGET', meta, 'lease_ms'))
+end
 if not lease then return {-1, 'no lease_ms given and none stored'} end
 
 local t = rcall('TIME')
 local deadline = t[1] * 1000 + math.floor(t[2] / 1000) + lease
-rcall('ZADD', working, 'XX', string.format('%d', deadline), id) -- a string: Redis formats numbers with %.17g
+rcall('ZADD', leases, 'XX', string.format('%d', deadline), member) -- a string: Redis formats numbers with %.17g
 return {1, deadline}
 
 """#
@@ -747,33 +772,50 @@ return {1, deadline}
 
     static let inspect = LuaScript(
         name: "inspect",
-        sha1: "5879ab76395622cbcfd9f766970c42a09f33338c",
-        keys: ["pending", "delayed", "working", "dead", "tasks", "state", "errors"],
+        sha1: "c4f27a2f4c18c1bdea5c90834667a0e9d607bf02",
+        keys: ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "working"],
         readOnly: true,
         source: #"""
 #!lua flags=no-writes
 -- inspect: where a task is and its data (read-only: run with EVALSHA_RO).
 --
--- KEYS: pending delayed working dead tasks state errors
+-- KEYS: pending delayed leases dead tasks state errors working
 --   KEYS[1] pending  LIST  (declared for completeness; a task in tasks but in no
---                          ZSET is pending, so the list is not scanned)
+--                          ZSET and without a lease is pending: the list is not scanned)
 --   KEYS[2] delayed  ZSET  id -> due time ms
---   KEYS[3] working  ZSET  id -> lease deadline ms
+--   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms
 --   KEYS[4] dead     ZSET  id -> time dead-lettered ms
 --   KEYS[5] tasks    HASH  id -> header + payload
---   KEYS[6] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[6] state    HASH  id -> "attempts::maxAttempts:leaseMs"
 --   KEYS[7] errors   HASH  id -> last error
+--   KEYS[8] working  ZSET  id -> lease deadline ms (leases of queue layout 1)
 -- ARGV[1] id
 -- Returns {1, state, attempts, time_ms, enqueued_ms, last_error, payload}
 --   state 'pending' | 'delayed' | 'working' | 'dead'; time_ms = due time (delayed),
 --   lease deadline (working), dead-lettered time (dead), -1 (pending);
 --   last_error '' when none.
 --   {-3} not found; {-1, message} invalid argument.
--- Cost: O(1).
+-- Cost: O(1) for a delayed or dead task, else O(leases held) (the lease is found by a scan).
 
 local rcall = redis.call
-local pending, delayed, working, dead, tasks, state, errors =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local pending, delayed, leases, dead, tasks, state, errors, working =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+
+-- The lease member "id:token" of a task, and its deadline, or nil. Leases are keyed by member, so
+-- this scans them (ZSCAN, matched in Redis): O(leases held).
+local function findLease(leases, id)
+  local pattern = string.gsub(id, '[%*%?%[%]\\]', '\\%0') .. ':*'
+  local cursor = '0'
+  repeat
+    local r = rcall('ZSCAN', leases, cursor, 'MATCH', pattern, 'COUNT', '1000')
+    cursor = r[1]
+    local found = r[2]
+    for j = 1, #found, 2 do
+      if string.match(found[j], '^(.*):%d+$') == id then return found[j], found[j + 1] end
+    end
+  until cursor == '0'
+  return nil
+end
 
 local id = ARGV[1]
 if #ARGV ~= 1 or id == '' then return {-1, 'expected one non-empty id'} end
@@ -782,19 +824,21 @@ local body = rcall('HGET', tasks, id)
 if not body then return {-3} end
 
 local where, at = 'pending', -1
-local score = rcall('ZSCORE', working, id)
-if score then where = 'working' else
-  score = rcall('ZSCORE', delayed, id)
-  if score then where = 'delayed' else
-    score = rcall('ZSCORE', dead, id)
-    if score then where = 'dead' end
+local score = rcall('ZSCORE', delayed, id)
+if score then where = 'delayed' else
+  score = rcall('ZSCORE', dead, id)
+  if score then where = 'dead' else
+    score = rcall('ZSCORE', working, id)
+    if not score then local _; _, score = findLease(leases, id) end
+    if score then where = 'working' end
   end
 end
 if score then at = tonumber(score) end
 
 local s = rcall('HGET', state, id)
 local attempts = 0
-if s then attempts = tonumber(string.match(s, '^(%d*):')) or 0 end
+if s then attempts = tonumber(string.match(s, '^(%d*):')) or 0
+elseif where == 'working' then attempts = 1 end -- a first delivery with the defaults
 
 local a1, a2, a3, a4, a5, a6 = string.byte(body, 2, 7)
 local enq = ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6
@@ -863,17 +907,17 @@ return out
 
     static let release = LuaScript(
         name: "release",
-        sha1: "62e6fdf5859c5fdfd46dc91c795dc362da82a2a6",
-        keys: ["pending", "working", "tasks", "state", "errors", "meta", "signal"],
+        sha1: "de0b5095b556c0341393391c667c77494d12a488",
+        keys: ["pending", "leases", "tasks", "state", "errors", "meta", "signal"],
         readOnly: false,
         source: #"""
 -- release (ack): finish leased tasks and delete their data.
 --
--- KEYS: pending working tasks state errors meta signal
+-- KEYS: pending leases tasks state errors meta signal
 --   KEYS[1] pending  LIST  ready ids (only read: wake-up rule for the working limit)
---   KEYS[2] working  ZSET  id -> lease deadline ms
+--   KEYS[2] leases   ZSET  "id:token" -> lease deadline ms
 --   KEYS[3] tasks    HASH  id -> header + payload
---   KEYS[4] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[4] state    HASH  id -> "attempts::maxAttempts:leaseMs"
 --   KEYS[5] errors   HASH  id -> last error
 --   KEYS[6] meta     HASH  counter released; setting working_limit
 --   KEYS[7] signal   LIST  wake-up token (at most one element)
@@ -886,10 +930,11 @@ return out
 --   -3 not found: already released or removed (a retried ack lands here), or released
 --      by an earlier pair of this call (a task named twice is released once)
 -- {-1, message} on invalid arguments (nothing changed).
--- Cost: O(n) with a constant number of commands.
+-- The fence is the lease member "id:token" itself: a pair releases its task exactly when that
+-- member is in leases. Cost: O(n) with a constant number of commands.
 
 local rcall = redis.call
-local pending, working, tasks, state, errors, meta, signal =
+local pending, leases, tasks, state, errors, meta, signal =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 
 local function int(s, lo, hi)
@@ -904,25 +949,43 @@ if not n then return {-1, 'n must be an integer in 1..1000'} end
 if #ARGV ~= 1 + 2 * n then return {-1, 'expected 1 + 2*n arguments'} end
 
 local argv = ARGV -- (a local: every ARGV is a global lookup)
-local ids = {}
+local find = string.find
+-- The lease member of each pair. A token never holds ':' (it is decimal), so "id:token" names
+-- one (id, token) only; a pair whose token holds one names no lease (nil).
+local members, check = {}, {'NX'}
 for i = 1, n do
-  ids[i] = argv[2 * i]
-  if ids[i] == '' or argv[2 * i + 1] == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
+  local id, token = argv[2 * i], argv[2 * i + 1]
+  if id == '' or token == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
+  if not find(token, ':', 1, true) then
+    local member = id .. ':' .. token
+    members[i] = member
+    check[#check + 1] = '-1'
+    check[#check + 1] = member
+  end
 end
-local states = rcall('HMGET', state, unpack(ids))
 
--- Fence check: the state's second field equals the token. Two plain finds and a substring
--- (the token's text is already a Lua string, so the substring is found, not allocated)
--- instead of a pattern match, which cost ~1.6k instructions per task.
-local find, sub = string.find, string.sub
-local out, done, m = {1}, {}, 0
+-- Which pairs hold their lease: ZADD NX adds (at score -1, never a deadline) exactly the
+-- members not in leases and counts them; nothing else changes. The usual case, none added,
+-- costs one command; otherwise the added ones are read back and removed again.
+local absent = nil
+local added = 0
+for i = 2, #check, 1000 do
+  added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, #check)))
+end
+if added > 0 then
+  absent = {}
+  local back = rcall('ZRANGEBYSCORE', leases, '-1', '-1')
+  rcall('ZREMRANGEBYSCORE', leases, '-1', '-1')
+  for j = 1, #back do absent[back[j]] = true end
+end
+
+local out, done, ids, m = {1}, {}, {}, 0
 for i = 1, n do
-  local s = states[i]
-  local c = s and find(s, ':', 1, true)
-  local d = c and find(s, ':', c + 1, true)
-  if d and sub(s, c + 1, d - 1) == argv[2 * i + 1] then
+  local member = members[i]
+  if member and not (absent and absent[member]) then
     m = m + 1
-    done[m] = ids[i]
+    done[m] = member
+    ids[m] = argv[2 * i]
     out[i + 1] = 1
   else
     out[i + 1] = 0 -- decided below: stale or not found
@@ -930,27 +993,31 @@ for i = 1, n do
 end
 
 if m > 0 then
-  -- A non-empty token in state means the task is in working (invariant kept by
-  -- every script), so ZREM removes each fenced task: fewer removed than fenced means
-  -- a task was named twice in this call. Only then are repeats found (the first pair
-  -- releases, a repeat is "not found", as a retried ack would be).
   local wbefore
   local wlimit = tonumber(rcall('HGET', meta, 'working_limit'))
-  if wlimit then wbefore = rcall('ZCOUNT', working, '-inf', '(inf') end
-  local removed = rcall('ZREM', working, unpack(done, 1, m))
+  if wlimit then wbefore = rcall('ZCOUNT', leases, '-inf', '(inf') end
+  -- Every member in done is in leases, so ZREM removes each: fewer removed than named means a
+  -- pair was named twice in this call. Only then are repeats found (the first pair releases,
+  -- a repeat is "not found", as a retried ack would be).
+  local removed = rcall('ZREM', leases, unpack(done, 1, m))
   if removed < m then
     local seen, u = {}, 0
     for i = 1, n do
       if out[i + 1] == 1 then
-        local id = ids[i]
-        if seen[id] then out[i + 1] = 0 else seen[id] = true; u = u + 1; done[u] = id end
+        local member = members[i]
+        if seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
       end
     end
     m = u
   end
-  rcall('HDEL', tasks, unpack(done, 1, m))
-  rcall('HDEL', state, unpack(done, 1, m))
-  rcall('HDEL', errors, unpack(done, 1, m))
+  rcall('HDEL', tasks, unpack(ids, 1, m))
+  -- state and errors hold entries only for tasks delivered before or that failed: empty (but
+  -- for the anchor) in a queue without retries, and then not touched.
+  local hlen = rcall('HLEN', state)
+  if hlen > 1 or (hlen == 1 and rcall('HEXISTS', state, '') == 0) then
+    rcall('HDEL', state, unpack(ids, 1, m))
+  end
+  if rcall('HLEN', errors) > 0 then rcall('HDEL', errors, unpack(ids, 1, m)) end
   -- (a string argument: Redis formats a Lua number with %.17g)
   rcall('HINCRBY', meta, 'released', m == n and argv[1] or string.format('%d', m))
   -- Consumers blocked by the working limit may proceed now.
@@ -963,7 +1030,7 @@ if m < n then
   -- Pairs not released: stale when the task exists, else not found.
   for i = 1, n do
     if out[i + 1] == 0 then
-      out[i + 1] = rcall('HEXISTS', tasks, ids[i]) == 1 and -2 or -3
+      out[i + 1] = rcall('HEXISTS', tasks, argv[2 * i]) == 1 and -2 or -3
     end
   end
 end
@@ -975,8 +1042,8 @@ return out
 
     static let releaseDequeue = LuaScript(
         name: "release_dequeue",
-        sha1: "708331ea5ce0c0ae168242cd47f7523b026970a8",
-        keys: ["pending", "delayed", "working", "tasks", "state", "errors", "meta", "rate", "signal"],
+        sha1: "7096132d2fe7349cd2d8c81df2ecabaa57b7f0cf",
+        keys: ["pending", "delayed", "leases", "tasks", "state", "errors", "meta", "rate", "signal"],
         readOnly: false,
         source: #"""
 -- release_dequeue: release (ack) leased tasks, then lease up to `max` ready tasks, in one call.
@@ -984,7 +1051,7 @@ return out
 -- scripts/generate-lua.sh. Each part behaves exactly as its own script called alone, release
 -- first (so a slot it frees under a working limit is usable by the dequeue).
 --
--- KEYS: pending delayed working tasks state errors meta rate signal
+-- KEYS: pending delayed leases tasks state errors meta rate signal
 --   (the union of both scripts' keys, canonical order)
 -- ARGV[1] max, ARGV[2] default_lease_ms, ARGV[3] default_max_attempts   as for dequeue
 -- ARGV[4] n (1..1000), then n pairs id, token                             as for release
@@ -995,7 +1062,7 @@ return out
 
 local function release(KEYS, ARGV)
 local rcall = redis.call
-local pending, working, tasks, state, errors, meta, signal =
+local pending, leases, tasks, state, errors, meta, signal =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 
 local function int(s, lo, hi)
@@ -1010,25 +1077,43 @@ if not n then return {-1, 'n must be an integer in 1..1000'} end
 if #ARGV ~= 1 + 2 * n then return {-1, 'expected 1 + 2*n arguments'} end
 
 local argv = ARGV -- (a local: every ARGV is a global lookup)
-local ids = {}
+local find = string.find
+-- The lease member of each pair. A token never holds ':' (it is decimal), so "id:token" names
+-- one (id, token) only; a pair whose token holds one names no lease (nil).
+local members, check = {}, {'NX'}
 for i = 1, n do
-  ids[i] = argv[2 * i]
-  if ids[i] == '' or argv[2 * i + 1] == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
+  local id, token = argv[2 * i], argv[2 * i + 1]
+  if id == '' or token == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
+  if not find(token, ':', 1, true) then
+    local member = id .. ':' .. token
+    members[i] = member
+    check[#check + 1] = '-1'
+    check[#check + 1] = member
+  end
 end
-local states = rcall('HMGET', state, unpack(ids))
 
--- Fence check: the state's second field equals the token. Two plain finds and a substring
--- (the token's text is already a Lua string, so the substring is found, not allocated)
--- instead of a pattern match, which cost ~1.6k instructions per task.
-local find, sub = string.find, string.sub
-local out, done, m = {1}, {}, 0
+-- Which pairs hold their lease: ZADD NX adds (at score -1, never a deadline) exactly the
+-- members not in leases and counts them; nothing else changes. The usual case, none added,
+-- costs one command; otherwise the added ones are read back and removed again.
+local absent = nil
+local added = 0
+for i = 2, #check, 1000 do
+  added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, #check)))
+end
+if added > 0 then
+  absent = {}
+  local back = rcall('ZRANGEBYSCORE', leases, '-1', '-1')
+  rcall('ZREMRANGEBYSCORE', leases, '-1', '-1')
+  for j = 1, #back do absent[back[j]] = true end
+end
+
+local out, done, ids, m = {1}, {}, {}, 0
 for i = 1, n do
-  local s = states[i]
-  local c = s and find(s, ':', 1, true)
-  local d = c and find(s, ':', c + 1, true)
-  if d and sub(s, c + 1, d - 1) == argv[2 * i + 1] then
+  local member = members[i]
+  if member and not (absent and absent[member]) then
     m = m + 1
-    done[m] = ids[i]
+    done[m] = member
+    ids[m] = argv[2 * i]
     out[i + 1] = 1
   else
     out[i + 1] = 0 -- decided below: stale or not found
@@ -1036,27 +1121,31 @@ for i = 1, n do
 end
 
 if m > 0 then
-  -- A non-empty token in state means the task is in working (invariant kept by
-  -- every script), so ZREM removes each fenced task: fewer removed than fenced means
-  -- a task was named twice in this call. Only then are repeats found (the first pair
-  -- releases, a repeat is "not found", as a retried ack would be).
   local wbefore
   local wlimit = tonumber(rcall('HGET', meta, 'working_limit'))
-  if wlimit then wbefore = rcall('ZCOUNT', working, '-inf', '(inf') end
-  local removed = rcall('ZREM', working, unpack(done, 1, m))
+  if wlimit then wbefore = rcall('ZCOUNT', leases, '-inf', '(inf') end
+  -- Every member in done is in leases, so ZREM removes each: fewer removed than named means a
+  -- pair was named twice in this call. Only then are repeats found (the first pair releases,
+  -- a repeat is "not found", as a retried ack would be).
+  local removed = rcall('ZREM', leases, unpack(done, 1, m))
   if removed < m then
     local seen, u = {}, 0
     for i = 1, n do
       if out[i + 1] == 1 then
-        local id = ids[i]
-        if seen[id] then out[i + 1] = 0 else seen[id] = true; u = u + 1; done[u] = id end
+        local member = members[i]
+        if seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
       end
     end
     m = u
   end
-  rcall('HDEL', tasks, unpack(done, 1, m))
-  rcall('HDEL', state, unpack(done, 1, m))
-  rcall('HDEL', errors, unpack(done, 1, m))
+  rcall('HDEL', tasks, unpack(ids, 1, m))
+  -- state and errors hold entries only for tasks delivered before or that failed: empty (but
+  -- for the anchor) in a queue without retries, and then not touched.
+  local hlen = rcall('HLEN', state)
+  if hlen > 1 or (hlen == 1 and rcall('HEXISTS', state, '') == 0) then
+    rcall('HDEL', state, unpack(ids, 1, m))
+  end
+  if rcall('HLEN', errors) > 0 then rcall('HDEL', errors, unpack(ids, 1, m)) end
   -- (a string argument: Redis formats a Lua number with %.17g)
   rcall('HINCRBY', meta, 'released', m == n and argv[1] or string.format('%d', m))
   -- Consumers blocked by the working limit may proceed now.
@@ -1069,7 +1158,7 @@ if m < n then
   -- Pairs not released: stale when the task exists, else not found.
   for i = 1, n do
     if out[i + 1] == 0 then
-      out[i + 1] = rcall('HEXISTS', tasks, ids[i]) == 1 and -2 or -3
+      out[i + 1] = rcall('HEXISTS', tasks, argv[2 * i]) == 1 and -2 or -3
     end
   end
 end
@@ -1079,12 +1168,12 @@ end
 
 local function dequeue(KEYS, ARGV)
 local rcall = redis.call
-local pending, delayed, working, tasks, state, meta, rate, signal =
+local pending, delayed, leases, tasks, state, meta, rate, signal =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
--- Encoding anchors (see lua/README.md): never a task; they keep `working` a skiplist and
+-- Encoding anchors (see lua/README.md): never a task; they keep `leases` a skiplist and
 -- `state` a hashtable, so each delivery costs O(log n) / O(1) instead of a listpack scan.
 -- '~relq anchor~' then 120 '~' (a literal: building it with string.rep cost every call)
 local ANCHOR =
@@ -1119,7 +1208,7 @@ if not defMax then return {-1, 'default_max_attempts must be an integer in 1..' 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 
-local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms')
+local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms', 'lease_ms', 'max_attempts')
 if cfg[1] == '1' then return {3, now} end
 
 -- Promote due delayed tasks, in due order (the earliest due is taken first).
@@ -1135,7 +1224,7 @@ end
 local k = max
 local wlimit = tonumber(cfg[2])
 if wlimit then
-  local wcount = rcall('ZCOUNT', working, '-inf', '(inf')
+  local wcount = rcall('ZCOUNT', leases, '-inf', '(inf')
   if wlimit - wcount < k then k = wlimit - wcount end
   if k <= 0 then return {4, now, wcount, wlimit} end
 end
@@ -1168,7 +1257,13 @@ end
 local popped = #ids
 
 local bodies = rcall('HMGET', tasks, unpack(ids))
-local states = rcall('HMGET', state, unpack(ids))
+-- State entries exist only for tasks delivered before or enqueued with overrides: when `state`
+-- holds nothing but its anchor (a queue without retries), they are not looked up.
+local states = {}
+local hlen = rcall('HLEN', state)
+if hlen > 1 or (hlen == 1 and rcall('HEXISTS', state, '') == 0) then
+  states = rcall('HMGET', state, unpack(ids))
+end
 
 -- Keep only ids whose data exists (defensive: a removed task may linger). The usual case,
 -- every one, needs no index table.
@@ -1185,41 +1280,51 @@ end
 
 local out = {1, now}
 if m > 0 then
+  -- Leases without a state entry take the lease defaults recorded in meta: this call's
+  -- defaults when they match (or when no lease is held, so nothing depends on the old ones).
+  local bare = cfg[5] == ARGV[2] and cfg[6] == ARGV[3]
+  if not bare and (not cfg[5] or rcall('ZCARD', leases) <= 1) then
+    rcall('HSET', meta, 'lease_ms', ARGV[2], 'max_attempts', ARGV[3])
+    bare = true
+  end
   local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
   local overrides, no = {}, 0
-  local zadd, hset = {'inf', ANCHOR}, {'', ANCHOR}
+  local zadd, hset, nh = {'inf', ANCHOR}, {'', ANCHOR}, 2
   local units = (base + 1) % 10
   local tens = (base + 1 - units) / 10
   local tensText = tens > 0 and string.format('%d', tens) or ''
-  -- Tasks without a state entry (first delivery, no overrides: the common case) share
-  -- these strings, formatted once per call (a number argument costs a conversion each).
-  local defSuffix = ':' .. ARGV[3] .. ':' .. ARGV[2]
+  -- Tasks delivered with the defaults share these strings, formatted once per call (a number
+  -- argument costs a conversion each).
+  local defSuffix = '::' .. ARGV[3] .. ':' .. ARGV[2]
   local defDeadline = now + defLease
   local defDeadlineText = string.format('%d', defDeadline)
   out[3], out[4], out[5] = base + 1, defDeadline, m
   for j = 1, m do
     local i = live and live[j] or j
     local id, body = ids[i], bodies[i]
-    local attempts, prefix, suffix, deadline, deadlineText = 1, '1:', defSuffix, defDeadline, defDeadlineText
+    local attempts, deadlineText = 1, defDeadlineText
     if states[i] then
       local a, _, ma, l = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
       attempts = (tonumber(a) or 0) + 1
-      prefix = string.format('%d:', attempts)
       if not ma or ma == '' then ma = ARGV[3] end
       if not l or l == '' then l = ARGV[2] end
-      suffix = ':' .. ma .. ':' .. l
-      deadline = now + tonumber(l)
+      hset[nh + 1] = id
+      hset[nh + 2] = string.format('%d::', attempts) .. ma .. ':' .. l
+      nh = nh + 2
+      local deadline = now + tonumber(l)
       if deadline ~= defDeadline then
         deadlineText = string.format('%d', deadline)
         overrides[no + 1] = j
         overrides[no + 2] = deadline
         no = no + 2
       end
+    elseif not bare then
+      hset[nh + 1] = id
+      hset[nh + 2] = '1' .. defSuffix
+      nh = nh + 2
     end
     zadd[2 * j + 1] = deadlineText
-    zadd[2 * j + 2] = id
-    hset[2 * j + 1] = id
-    hset[2 * j + 2] = prefix .. tensText .. DIGITS[units + 1] .. suffix -- token base + j
+    zadd[2 * j + 2] = id .. ':' .. tensText .. DIGITS[units + 1] -- the lease: id and token base + j
     units = units + 1
     if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
     out[3 * j + 3] = id
@@ -1227,8 +1332,8 @@ if m > 0 then
     out[3 * j + 5] = attempts
   end
   for j = 1, no do out[3 * m + 5 + j] = overrides[j] end
-  chunked('ZADD', working, zadd, 1000)
-  chunked('HSET', state, hset, 1000)
+  chunked('ZADD', leases, zadd, 1000)
+  if nh > 2 then chunked('HSET', state, hset, 1000) end
   if rlimit then
     if rcall('INCRBY', rate, m) == m then
       rcall('PEXPIRE', rate, tonumber(cfg[4]) or 1000)
@@ -1266,40 +1371,64 @@ return {1, released,
 
     static let remove = LuaScript(
         name: "remove",
-        sha1: "0e58695a97b51c7bfacdaa72799389a0700d3229",
-        keys: ["pending", "delayed", "working", "dead", "tasks", "state", "errors"],
+        sha1: "c9e87a80287d410d3411b345d12a4f051b380e58",
+        keys: ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "working"],
         readOnly: false,
         source: #"""
 -- remove: delete a task wherever it is, with all its data.
 --
--- KEYS: pending delayed working dead tasks state errors
+-- KEYS: pending delayed leases dead tasks state errors working
 --   KEYS[1] pending  LIST  ready ids (LREM: O(pending length), the only
 --                          script that is O(queue size); only for pending tasks)
 --   KEYS[2] delayed  ZSET
---   KEYS[3] working  ZSET  (a consumer holding the lease later gets -3 on ack)
+--   KEYS[3] leases   ZSET  "id:token" (a scan: O(leases held); a consumer holding the
+--                          lease later gets -3 on ack)
 --   KEYS[4] dead     ZSET
 --   KEYS[5] tasks    HASH  id -> header + payload
 --   KEYS[6] state    HASH
 --   KEYS[7] errors   HASH
+--   KEYS[8] working  ZSET  leases of queue layout 1 (members are ids)
 -- ARGV[1] id
 -- Returns {1, previous_state} ('pending'|'delayed'|'working'|'dead'),
 --   {-3} not found, {-1, message} invalid argument.
 
 local rcall = redis.call
-local pending, delayed, working, dead, tasks, state, errors =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local pending, delayed, leases, dead, tasks, state, errors, working =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+
+-- The lease member "id:token" of a task, and its deadline, or nil. Leases are keyed by member, so
+-- this scans them (ZSCAN, matched in Redis): O(leases held).
+local function findLease(leases, id)
+  local pattern = string.gsub(id, '[%*%?%[%]\\]', '\\%0') .. ':*'
+  local cursor = '0'
+  repeat
+    local r = rcall('ZSCAN', leases, cursor, 'MATCH', pattern, 'COUNT', '1000')
+    cursor = r[1]
+    local found = r[2]
+    for j = 1, #found, 2 do
+      if string.match(found[j], '^(.*):%d+$') == id then return found[j], found[j + 1] end
+    end
+  until cursor == '0'
+  return nil
+end
 
 local id = ARGV[1]
 if #ARGV ~= 1 or id == '' then return {-1, 'expected one non-empty id'} end
 
 if rcall('HDEL', tasks, id) == 0 then return {-3} end
 local where
-if rcall('ZREM', working, id) == 1 then where = 'working'
-elseif rcall('ZREM', delayed, id) == 1 then where = 'delayed'
+if rcall('ZREM', delayed, id) == 1 then where = 'delayed'
 elseif rcall('ZREM', dead, id) == 1 then where = 'dead'
+elseif rcall('ZREM', working, id) == 1 then where = 'working'
 else
-  where = 'pending'
-  rcall('LREM', pending, 1, id)
+  local member = findLease(leases, id)
+  if member then
+    where = 'working'
+    rcall('ZREM', leases, member)
+  else
+    where = 'pending'
+    rcall('LREM', pending, 1, id)
+  end
 end
 rcall('HDEL', state, id)
 rcall('HDEL', errors, id)
@@ -1310,21 +1439,22 @@ return {1, where}
 
     static let requeue = LuaScript(
         name: "requeue",
-        sha1: "fc3995b3def830149afdb4b4da52665ae51b418a",
-        keys: ["pending", "delayed", "working", "dead", "tasks", "state", "errors", "meta", "signal"],
+        sha1: "1c31155da3f66f85ad9431b1eddee5781290f31e",
+        keys: ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "meta", "signal"],
         readOnly: false,
         source: #"""
 -- requeue (nack / give back): return a leased task to the queue, or dead-letter it.
 --
--- KEYS: pending delayed working dead tasks state errors meta signal
+-- KEYS: pending delayed leases dead tasks state errors meta signal
 --   KEYS[1] pending  LIST  ready ids
 --   KEYS[2] delayed  ZSET  id -> due time ms
---   KEYS[3] working  ZSET  id -> lease deadline ms
+--   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms
 --   KEYS[4] dead     ZSET  id -> time dead-lettered ms
 --   KEYS[5] tasks    HASH  id -> header + payload
---   KEYS[6] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[6] state    HASH  id -> "attempts::maxAttempts:leaseMs"
 --   KEYS[7] errors   HASH  id -> last error
---   KEYS[8] meta     HASH  counters requeued, dead_lettered
+--   KEYS[8] meta     HASH  counters requeued, dead_lettered; lease defaults (lease_ms,
+--                          max_attempts) of a lease without a state entry
 --   KEYS[9] signal   LIST  wake-up token (at most one element)
 -- ARGV[1] id
 -- ARGV[2] token            lease token from dequeue
@@ -1342,10 +1472,14 @@ return {1, where}
 --   {-1, message} invalid argument (nothing changed)
 
 local rcall = redis.call
-local pending, delayed, working, dead, tasks, state, errors, meta, signal =
+local pending, delayed, leases, dead, tasks, state, errors, meta, signal =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 
 local MAX_MS = 3153600000000 -- 100 years
+-- Encoding anchor (see lua/README.md): the field '' (never a task id), whose long value keeps
+-- `state` a hashtable (O(1) per field instead of a listpack scan while it is small).
+local ANCHOR =
+  '~relq anchor~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -1372,14 +1506,20 @@ if ARGV[7] ~= '' then
   if not keepAge then return {-1, 'dead_max_age_ms must be empty or an integer in 0..' .. MAX_MS} end
 end
 
-local s = rcall('HGET', state, id)
-local a, tok, maxA, lease
-if s then a, tok, maxA, lease = string.match(s, '^(%d*):(%d*):(%d*):(%d*)$') end
-if not tok or tok == '' or tok ~= token then
+-- The fence: the lease member "id:token" (a token never holds ':').
+if string.find(token, ':', 1, true) or rcall('ZREM', leases, id .. ':' .. token) == 0 then
   if rcall('HEXISTS', tasks, id) == 1 then return {-2} end
   return {-3}
 end
-if rcall('ZREM', working, id) == 0 then return {-2} end -- defensive (invariant)
+-- Attempts, max attempts and lease: from the state entry, or a first delivery with the defaults
+-- recorded in meta.
+local s = rcall('HGET', state, id)
+local a, maxA, lease
+if s then a, maxA, lease = string.match(s, '^(%d*):%d*:(%d*):(%d*)$') end
+if not a then
+  local d = rcall('HMGET', meta, 'max_attempts', 'lease_ms')
+  a, maxA, lease = '1', d[1] or '', d[2] or ''
+end
 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
@@ -1389,7 +1529,7 @@ if giveBack == '1' then
   if attempts > 0 then attempts = attempts - 1 end
 elseif tonumber(maxA) and attempts >= tonumber(maxA) then
   rcall('ZADD', dead, string.format('%d', now), id) -- a string: Redis formats numbers with %.17g
-  rcall('HSET', state, id, string.format('%d::', attempts) .. maxA .. ':' .. lease)
+  rcall('HSET', state, id, string.format('%d::', attempts) .. maxA .. ':' .. lease, '', ANCHOR)
   if errmsg == '' then errmsg = 'max attempts reached' end
   rcall('HSET', errors, id, errmsg)
   rcall('HINCRBY', meta, 'dead_lettered', '1')
@@ -1413,7 +1553,7 @@ elseif tonumber(maxA) and attempts >= tonumber(maxA) then
   return {2}
 end
 
-rcall('HSET', state, id, string.format('%d::', attempts) .. maxA .. ':' .. lease)
+rcall('HSET', state, id, string.format('%d::', attempts) .. maxA .. ':' .. lease, '', ANCHOR)
 if errmsg ~= '' then rcall('HSET', errors, id, errmsg) end
 if delay > 0 then
   rcall('ZADD', delayed, string.format('%d', now + delay), id)
@@ -1429,21 +1569,22 @@ return {1}
 
     static let stats = LuaScript(
         name: "stats",
-        sha1: "a3654f990bff48722b40d0aed4f06378d560e3db",
-        keys: ["pending", "delayed", "working", "dead", "tasks", "meta", "rate"],
+        sha1: "676a7c65d41e5ecb66f988402868ab2f4c98e087",
+        keys: ["pending", "delayed", "leases", "dead", "tasks", "meta", "rate", "working"],
         readOnly: true,
         source: #"""
 #!lua flags=no-writes
 -- stats: queue sizes, counters and settings (read-only: run with EVALSHA_RO).
 --
--- KEYS: pending delayed working dead tasks meta rate
+-- KEYS: pending delayed leases dead tasks meta rate working
 --   KEYS[1] pending  LIST    ready ids (rightmost = oldest)
 --   KEYS[2] delayed  ZSET
---   KEYS[3] working  ZSET
+--   KEYS[3] leases   ZSET    one member per leased task
 --   KEYS[4] dead     ZSET
 --   KEYS[5] tasks    HASH    id -> header + payload (enqueue time of the oldest)
 --   KEYS[6] meta     HASH    counters and settings
 --   KEYS[7] rate     STRING  current rate-limit window count
+--   KEYS[8] working  ZSET    leases of queue layout 1 (counted with the leases)
 -- No ARGV.
 -- Returns {1, name, value, name, value, ...} (pairs; new fields may be appended):
 --   pending, delayed, working, dead, enqueued, dequeued, released, requeued,
@@ -1453,8 +1594,8 @@ return {1}
 -- Cost: O(1).
 
 local rcall = redis.call
-local pending, delayed, working, dead, tasks, meta, rate =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local pending, delayed, leases, dead, tasks, meta, rate, working =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
@@ -1478,7 +1619,8 @@ local function num(v, default) return tonumber(v) or default end
 return {1,
   'pending', rcall('LLEN', pending),
   'delayed', rcall('ZCARD', delayed),
-  'working', rcall('ZCOUNT', working, '-inf', '(inf'), -- not the +inf encoding anchor
+  -- (not the +inf encoding anchors)
+  'working', rcall('ZCOUNT', leases, '-inf', '(inf') + rcall('ZCOUNT', working, '-inf', '(inf'),
   'dead', rcall('ZCARD', dead),
   'enqueued', num(m[1], 0),
   'dequeued', num(m[2], 0),
@@ -1500,22 +1642,25 @@ return {1,
 
     static let sweep = LuaScript(
         name: "sweep",
-        sha1: "fbaaa5c6546d7c33d19af26155cf242fc9e01cd6",
-        keys: ["pending", "delayed", "working", "dead", "tasks", "state", "errors", "meta", "signal"],
+        sha1: "2ab655c27cf00d29d866cbfb6ba56c4155760031",
+        keys: ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "meta", "signal", "working"],
         readOnly: false,
         source: #"""
 -- sweep: recover tasks whose lease expired, promote due delayed tasks, trim dead.
 --
--- KEYS: pending delayed working dead tasks state errors meta signal
+-- KEYS: pending delayed leases dead tasks state errors meta signal working
 --   KEYS[1] pending  LIST  ready ids
 --   KEYS[2] delayed  ZSET  id -> due time ms
---   KEYS[3] working  ZSET  id -> lease deadline ms
+--   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms
 --   KEYS[4] dead     ZSET  id -> time dead-lettered ms
 --   KEYS[5] tasks    HASH  id -> header + payload
---   KEYS[6] state    HASH  id -> "attempts:token:maxAttempts:leaseMs"
+--   KEYS[6] state    HASH  id -> "attempts::maxAttempts:leaseMs"
 --   KEYS[7] errors   HASH  id -> last error
---   KEYS[8] meta     HASH  counters timed_out, dead_lettered
+--   KEYS[8] meta     HASH  counters timed_out, dead_lettered; lease defaults (lease_ms,
+--                          max_attempts) of leases without a state entry
 --   KEYS[9] signal   LIST  wake-up token (at most one element)
+--   KEYS[10] working ZSET  id -> lease deadline ms: leases written by the scripts of queue
+--                          layout 1 (lua/README.md), recovered here the same way once expired
 -- ARGV[1] limit            max expired leases (and max delayed promotions) handled, 1..1000
 -- ARGV[2] retry_delay_ms   integer ms; '0' = straight back to pending, else delayed
 -- ARGV[3] dead_max_count   retention, '' = unlimited
@@ -1527,10 +1672,14 @@ return {1,
 -- Cost: O(limit) with a constant number of commands.
 
 local rcall = redis.call
-local pending, delayed, working, dead, tasks, state, errors, meta, signal =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local pending, delayed, leases, dead, tasks, state, errors, meta, signal, working =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 
 local MAX_MS = 3153600000000 -- 100 years
+-- Encoding anchor (see lua/README.md): the field '' (never a task id), whose long value keeps
+-- `state` a hashtable (O(1) per field instead of a listpack scan while it is small).
+local ANCHOR =
+  '~relq anchor~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -1576,21 +1725,39 @@ if promoted > 0 then
   toPending = true
 end
 
--- 2. Expired leases (one extra to know whether more remain).
-local expired = rcall('ZRANGEBYSCORE', working, '-inf', nowText, 'LIMIT', '0', string.format('%d', limit + 1))
+-- 2. Expired leases (one extra to know whether more remain), then expired leases of layout 1
+-- (members are ids) while the limit allows.
+local expired = rcall('ZRANGEBYSCORE', leases, '-inf', nowText, 'LIMIT', '0', string.format('%d', limit + 1))
 local more = 0
 if #expired > limit then more = 1; expired[limit + 1] = nil end
+local ids = {}
+for i = 1, #expired do
+  -- "id:token": the id is everything before the last ':' (a token never holds one)
+  ids[i] = string.match(expired[i], '^(.*):%d+$') or expired[i]
+end
+local leased = #ids
+if more == 0 and leased < limit then
+  local old = rcall('ZRANGEBYSCORE', working, '-inf', nowText, 'LIMIT', '0', string.format('%d', limit - leased + 1))
+  if #old > limit - leased then more = 1; old[limit - leased + 1] = nil end
+  if #old > 0 then
+    rcall('ZREM', working, unpack(old))
+    for i = 1, #old do ids[leased + i] = old[i] end
+  end
+end
 local recovered, deadN = 0, 0
-if #expired > 0 then
-  rcall('ZREM', working, unpack(expired))
-  local states = rcall('HMGET', state, unpack(expired))
-  local back, deadL, hstate, herr = {}, {}, {}, {}
+if #ids > 0 then
+  if leased > 0 then rcall('ZREM', leases, unpack(expired)) end
+  local states = rcall('HMGET', state, unpack(ids))
+  -- A lease without a state entry is a first delivery with the defaults recorded in meta.
+  local defaults = rcall('HMGET', meta, 'max_attempts', 'lease_ms')
+  local defMax, defLease = defaults[1] or '', defaults[2] or ''
+  local back, deadL, hstate, herr = {}, {}, {'', ANCHOR}, {}
   local dueText = string.format('%d', now + retryDelay)
-  for i = 1, #expired do
-    local id = expired[i]
-    local a, _, maxA, lease = '', '', '', ''
+  for i = 1, #ids do
+    local id = ids[i]
+    local a, maxA, lease = '1', defMax, defLease
     if states[i] then
-      a, _, maxA, lease = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
+      a, maxA, lease = string.match(states[i], '^(%d*):%d*:(%d*):(%d*)$')
       if not a then a, maxA, lease = '', '', '' end
     end
     -- attempts as stored (decimal digits, written by these scripts); '' = none yet

@@ -17,14 +17,14 @@ struct ReliabilitySecurityTests {
         static let base = "-@all +evalsha +script|load +client|id"
         static let producer = ["hexists", "hincrby", "hmget", "hset", "llen", "lpush", "rpush", "time", "zadd"]
         static let consumer = [
-            "get", "hdel", "hexists", "hget", "hincrby", "hmget", "hset", "incrby", "llen", "lpush", "pexpire", "pttl",
-            "rpop", "rpush", "time", "zadd", "zcard", "zcount", "zrange", "zrangebyscore", "zrem", "zscore",
+            "get", "hdel", "hexists", "hget", "hincrby", "hlen", "hmget", "hset", "incrby", "llen", "lpush", "pexpire", "pttl",
+            "rpop", "rpush", "time", "zadd", "zcard", "zcount", "zrange", "zrangebyscore", "zrem", "zremrangebyscore", "zscore",
         ]
         /// Consumers also block on the signal list and unblock themselves when cancelled.
         static let consumerExtra = "+blpop +client|unblock"
         static let sweeper = ["hdel", "hincrby", "hmget", "hset", "llen", "lpush", "rpush", "time", "zadd", "zcard", "zrange", "zrangebyscore", "zrem"]
         /// Read-only: stats, inspect, peek, dead-letter list, all via `EVALSHA_RO`, read-only keys (`%R~`).
-        static let readOnly = ["get", "hget", "hmget", "lindex", "llen", "lrange", "time", "zcard", "zcount", "zrange", "zscore"]
+        static let readOnly = ["get", "hget", "hmget", "lindex", "llen", "lrange", "time", "zcard", "zcount", "zrange", "zscan", "zscore"]
 
         static func setUser(_ name: String, password: String, commands: [String], extra: String = "", readOnly: Bool = false) -> [String] {
             let keys = readOnly ? "%R~relq:*" : "~relq:*"
