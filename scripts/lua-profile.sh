@@ -19,7 +19,7 @@
 #                 callgrind_annotate
 #   FLOOR=1       also: instructions per task of the floor (`relq bench` row
 #                 server_cpu_floor_batch100): the same data-structure work as plain multi-element
-#                 commands, no scripts (HSET+LPUSH, RPOP, HMGET+ZADD+HSET, ZREM+HDEL+HDEL), with the
+#                 commands, no scripts (HSET+LPUSH, RPOP, HMGET+ZADD, ZREM+HDEL), with the
 #                 encoding anchors RelQ keeps (skiplist / hashtable) and without them (listpacks
 #                 while small)
 #   SWEEP=1       also: instructions per expired lease swept back (CALLS sweep calls of BATCH
@@ -142,21 +142,21 @@ if [[ -n ${FLOOR:-} ]]; then
   VALUE="1234567$PAY"
   ANCHOR="~relq anchor~$(printf '~%.0s' $(seq 120))"
   floor_cmds() { # floor_cmds PREFIX: BATCH * CALLS tasks through the plain-command cycle
-    local p=$1 c i ids st pairs lease fence
+    local p=$1 c i ids pairs lease members
     for c in $(seq 0 $((CALLS - 1))); do
-      ids=(); pairs=(); lease=(); fence=()
+      ids=(); pairs=(); lease=(); members=()
       for i in $(seq 1 "$BATCH"); do
         local id=$((c * BATCH + i)); ids+=("$id"); pairs+=("$id" "$VALUE")
-        lease+=(1790000000000 "$id"); fence+=("$id" "1:$id:5:30000")
+        lease+=(1790000000000 "$id:$id"); members+=("$id:$id")
       done
       resp HSET "$p:tasks" "${pairs[@]}"; resp LPUSH "$p:pending" "${ids[@]}"
       resp RPOP "$p:pending" "$BATCH"
-      resp HMGET "$p:tasks" "${ids[@]}"; resp ZADD "$p:working" "${lease[@]}"; resp HSET "$p:state" "${fence[@]}"
-      resp ZREM "$p:working" "${ids[@]}"; resp HDEL "$p:tasks" "${ids[@]}"; resp HDEL "$p:state" "${ids[@]}"
+      resp HMGET "$p:tasks" "${ids[@]}"; resp ZADD "$p:leases" "${lease[@]}"
+      resp ZREM "$p:leases" "${members[@]}"; resp HDEL "$p:tasks" "${ids[@]}"
     done
   }
   floor_cmds 'relq:{floor-plain}' > "$DIR/f1"
-  { resp HSET 'relq:{floor-anchored}:state' '' "$ANCHOR"; resp ZADD 'relq:{floor-anchored}:working' inf "$ANCHOR"; } |
+  { resp HSET 'relq:{floor-anchored}:tasks' '' "$ANCHOR"; resp ZADD 'relq:{floor-anchored}:leases' inf "$ANCHOR"; } |
     "${R[@]}" --pipe > /dev/null
   floor_cmds 'relq:{floor-anchored}' > "$DIR/f2"
   f1=$(instructions "$DIR/f1"); f2=$(instructions "$DIR/f2")

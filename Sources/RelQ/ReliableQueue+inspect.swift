@@ -39,6 +39,9 @@ extension ReliableQueue {
     }
 
     /// Where a task is and what is known of it; nil when no task has this id.
+    ///
+    /// O(1) in Redis for a delayed or dead task; for a pending or leased one O(leases held), as
+    /// leases are kept by lease (`id:token`), not by id (see `lua/README.md`).
     /// - Parameter id: the task's id.
     public func task(id: TaskID) async throws -> TaskInfo? {
         try Validation.taskID(id)
