@@ -51,7 +51,7 @@ if score then where = 'delayed' else
   score = rcall('ZSCORE', dead, id)
   if score then where = 'dead' else
     score = rcall('ZSCORE', working, id)
-    if not score then local _; _, score = findLease(leases, id) end
+    if not score then score = select(2, findLease(leases, id)) end
     if score then where = 'working' end
   end
 end

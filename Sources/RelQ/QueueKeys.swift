@@ -4,7 +4,9 @@
 /// every script can touch all of its keys: `relq:{emails}:pending`, `relq:{emails}:tasks`, ….
 /// The parts and what they hold are documented in `lua/README.md`.
 struct QueueKeys: Sendable, Hashable {
-    /// The key parts in their canonical order (the order scripts take them in).
+    /// The key parts in their canonical order (the order scripts take them in). `working` holds
+    /// only leases written by the queue-layout-1 scripts (`lua/README.md`): swept, counted,
+    /// inspected and removed, never written.
     static let parts = ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "meta", "rate", "signal", "working"]
 
     /// The queue's name (already validated).

@@ -772,7 +772,7 @@ return {1, deadline}
 
     static let inspect = LuaScript(
         name: "inspect",
-        sha1: "c4f27a2f4c18c1bdea5c90834667a0e9d607bf02",
+        sha1: "674e6d46325437bdad6174fccd59280ff0c52066",
         keys: ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "working"],
         readOnly: true,
         source: #"""
@@ -829,7 +829,7 @@ if score then where = 'delayed' else
   score = rcall('ZSCORE', dead, id)
   if score then where = 'dead' else
     score = rcall('ZSCORE', working, id)
-    if not score then local _; _, score = findLease(leases, id) end
+    if not score then score = select(2, findLease(leases, id)) end
     if score then where = 'working' end
   end
 end
