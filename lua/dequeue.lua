@@ -1,9 +1,10 @@
 -- dequeue: lease up to `max` ready tasks (oldest first) to a consumer.
 --
--- KEYS: pending delayed leases tasks state meta rate signal
+-- KEYS: pending delayed leases tasks state meta rate signal groups
 --   KEYS[1] pending  LIST  ready ids; the rightmost is the oldest (RPOP)
 --   KEYS[2] delayed  ZSET  id -> due time ms (due ones are promoted first)
---   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms (one member per leased task)
+--   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms (one member per leased task), or
+--                          "token" (a negative token, no ':') -> deadline of a lease group
 --   KEYS[4] tasks    HASH  id -> 7-byte header + payload
 --   KEYS[5] state    HASH  id -> "attempts::maxAttempts:leaseMs" (tasks delivered before,
 --                          or with their own lease / max attempts; see lua/README.md)
@@ -12,9 +13,13 @@
 --                          of leases without a state entry (lease_ms, max_attempts)
 --   KEYS[7] rate     STRING fixed-window dequeue counter (PEXPIRE = window)
 --   KEYS[8] signal   LIST  wake-up token (at most one element)
+--   KEYS[9] groups   HASH  group token -> cmsgpack array of the ids it still leases
+--                          (meta grouped = the number of tasks held by groups)
 -- ARGV[1] max                   tasks to take, 1..1000
 -- ARGV[2] default_lease_ms      integer ms > 0, used when the task has no override
 -- ARGV[3] default_max_attempts  integer > 0, used when the task has no override
+-- ARGV[4] group (optional)      '1' = lease this call's tasks as ONE lease group; absent or ''
+--                               = one lease member per task
 -- Returns (now = server time in ms):
 --   {1, now, first_token, deadline_ms, n, id1, value1, attempt1, ..., idn, valuen, attemptn,
 --    k, deadline_k, ...}
@@ -24,6 +29,9 @@
 --       ends at deadline_ms, unless a pair (k, deadline_k) after the tasks says otherwise
 --       (a task with its own lease_ms). Tokens and the shared deadline are not repeated
 --       per task: each reply element costs the server a conversion.
+--       With group = '1', first_token is negative and EVERY task of the call holds it: the
+--       tasks with deadline_ms share one lease member (the token) and one groups entry
+--       (their ids); a task with its own deadline has the member "id:token".
 --   {2, now, next_due_in_ms}   nothing ready; ms until the earliest delayed task
 --                              is due, or -1 when there is none
 --   {3, now}                   queue paused
@@ -35,11 +43,14 @@
 -- any other delivery writes "attempts::maxAttempts:leaseMs" to state. The first dequeue of a
 -- queue records its defaults in meta; a dequeue with other defaults replaces them only while no
 -- lease is held, else it writes state entries for its tasks.
+-- A lease group costs one leases member and one groups field per call instead of one member per
+-- task; release, requeue, extend and remove take single tasks out of it (O(group size) each),
+-- sweep recovers an expired group's tasks one by one (see lua/README.md, "Lease groups").
 -- Cost: O(max + promoted) with a constant number of commands.
 
 local rcall = redis.call
-local pending, delayed, leases, tasks, state, meta, rate, signal =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local pending, delayed, leases, tasks, state, meta, rate, signal, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
@@ -74,11 +85,16 @@ local defLease = int(ARGV[2], 1, MAX_MS)
 if not defLease then return {-1, 'default_lease_ms must be an integer in 1..' .. MAX_MS} end
 local defMax = int(ARGV[3], 1, MAX_ATTEMPTS)
 if not defMax then return {-1, 'default_max_attempts must be an integer in 1..' .. MAX_ATTEMPTS} end
+if #ARGV > 4 or (#ARGV == 4 and ARGV[4] ~= '' and ARGV[4] ~= '1') then
+  return {-1, "expected 3 arguments, or a 4th: group '' or '1'"}
+end
+local group = ARGV[4] == '1'
 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 
-local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms', 'lease_ms', 'max_attempts')
+local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms', 'lease_ms', 'max_attempts',
+  'grouped')
 if cfg[1] == '1' then return {3, now} end
 
 -- Promote due delayed tasks, in due order (the earliest due is taken first).
@@ -94,7 +110,9 @@ end
 local k = max
 local wlimit = tonumber(cfg[2])
 if wlimit then
+  -- Leased tasks: the members but the anchor, a group counted by its tasks.
   local wcount = rcall('ZCOUNT', leases, '-inf', '(inf')
+  if cfg[7] then wcount = wcount - rcall('HLEN', groups) + tonumber(cfg[7]) end
   if wlimit - wcount < k then k = wlimit - wcount end
   if k <= 0 then return {4, now, wcount, wlimit} end
 end
@@ -159,7 +177,7 @@ if m > 0 then
   end
   local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
   local overrides, no = {}, 0
-  local zadd, hset, nh = {'inf', ANCHOR}, {'', ANCHOR}, 2
+  local zadd, hset, nh, nz = {'inf', ANCHOR}, {'', ANCHOR}, 2, 0
   local units = (base + 1) % 10
   local tens = (base + 1 - units) / 10
   local tensText = tens > 0 and string.format('%d', tens) or ''
@@ -169,6 +187,13 @@ if m > 0 then
   local defDeadline = now + defLease
   local defDeadlineText = string.format('%d', defDeadline)
   out[3], out[4], out[5] = base + 1, defDeadline, m
+  -- A lease group: every task holds the token -(base + 1); the ones with the shared deadline
+  -- are listed in gids (one member, one groups field), the others get "id:token" members.
+  local gids, ng, gtoken = nil, 0, nil
+  if group then
+    gids, gtoken = {}, string.format('%d', -(base + 1))
+    out[3] = -(base + 1)
+  end
   for j = 1, m do
     local i = live and live[j] or j
     local id, body = ids[i], bodies[i]
@@ -193,15 +218,30 @@ if m > 0 then
       hset[nh + 2] = '1' .. defSuffix
       nh = nh + 2
     end
-    zadd[2 * j + 1] = deadlineText
-    zadd[2 * j + 2] = id .. ':' .. tensText .. DIGITS[units + 1] -- the lease: id and token base + j
-    units = units + 1
-    if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
+    if not group then
+      zadd[2 * j + 1] = deadlineText
+      zadd[2 * j + 2] = id .. ':' .. tensText .. DIGITS[units + 1] -- the lease: id and token base + j
+      units = units + 1
+      if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
+    elseif deadlineText == defDeadlineText then
+      ng = ng + 1
+      gids[ng] = id
+    else
+      nz = nz + 2
+      zadd[nz + 1] = deadlineText
+      zadd[nz + 2] = id .. ':' .. gtoken
+    end
     out[3 * j + 3] = id
     out[3 * j + 4] = body
     out[3 * j + 5] = attempts
   end
   for j = 1, no do out[3 * m + 5 + j] = overrides[j] end
+  if ng > 0 then
+    zadd[nz + 3] = defDeadlineText
+    zadd[nz + 4] = gtoken
+    rcall('HSET', groups, gtoken, cmsgpack.pack(gids))
+    rcall('HINCRBY', meta, 'grouped', string.format('%d', ng))
+  end
   chunked('ZADD', leases, zadd, 1000)
   if nh > 2 then chunked('HSET', state, hset, 1000) end
   if rlimit then

@@ -1,16 +1,17 @@
 #!lua flags=no-writes
 -- inspect: where a task is and its data (read-only: run with EVALSHA_RO).
 --
--- KEYS: pending delayed leases dead tasks state errors working
+-- KEYS: pending delayed leases dead tasks state errors working groups
 --   KEYS[1] pending  LIST  (declared for completeness; a task in tasks but in no
 --                          ZSET and without a lease is pending: the list is not scanned)
 --   KEYS[2] delayed  ZSET  id -> due time ms
---   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms
+--   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms; "token" -> deadline of a lease group
 --   KEYS[4] dead     ZSET  id -> time dead-lettered ms
 --   KEYS[5] tasks    HASH  id -> header + payload
 --   KEYS[6] state    HASH  id -> "attempts::maxAttempts:leaseMs"
 --   KEYS[7] errors   HASH  id -> last error
 --   KEYS[8] working  ZSET  id -> lease deadline ms (leases of queue layout 1)
+--   KEYS[9] groups   HASH  group token -> cmsgpack array of the ids it still leases
 -- ARGV[1] id
 -- Returns {1, state, attempts, time_ms, enqueued_ms, last_error, payload}
 --   state 'pending' | 'delayed' | 'working' | 'dead'; time_ms = due time (delayed),
@@ -20,12 +21,13 @@
 -- Cost: O(1) for a delayed or dead task, else O(leases held) (the lease is found by a scan).
 
 local rcall = redis.call
-local pending, delayed, leases, dead, tasks, state, errors, working =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local pending, delayed, leases, dead, tasks, state, errors, working, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 
--- The lease member "id:token" of a task, and its deadline, or nil. Leases are keyed by member, so
--- this scans them (ZSCAN, matched in Redis): O(leases held).
-local function findLease(leases, id)
+-- The lease member of a task and its deadline, or nil: its own member "id:token", else the token
+-- of the lease group listing it (the member of the group). Leases are keyed by member and groups
+-- by token, so this scans both (ZSCAN matched in Redis, then HSCAN): O(leases held).
+local function findLease(leases, groups, id)
   local pattern = string.gsub(id, '[%*%?%[%]\\]', '\\%0') .. ':*'
   local cursor = '0'
   repeat
@@ -33,7 +35,17 @@ local function findLease(leases, id)
     cursor = r[1]
     local found = r[2]
     for j = 1, #found, 2 do
-      if string.match(found[j], '^(.*):%d+$') == id then return found[j], found[j + 1] end
+      if string.match(found[j], '^(.*):%-?%d+$') == id then return found[j], found[j + 1] end
+    end
+  until cursor == '0'
+  repeat
+    local r = rcall('HSCAN', groups, cursor, 'COUNT', '100')
+    cursor = r[1]
+    local found = r[2]
+    for j = 1, #found, 2 do
+      for _, gid in ipairs(cmsgpack.unpack(found[j + 1])) do
+        if gid == id then return found[j], rcall('ZSCORE', leases, found[j]) end
+      end
     end
   until cursor == '0'
   return nil
@@ -51,7 +63,7 @@ if score then where = 'delayed' else
   score = rcall('ZSCORE', dead, id)
   if score then where = 'dead' else
     score = rcall('ZSCORE', working, id)
-    if not score then score = select(2, findLease(leases, id)) end
+    if not score then score = select(2, findLease(leases, groups, id)) end
     if score then where = 'working' end
   end
 end

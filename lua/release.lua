@@ -1,13 +1,14 @@
 -- release (ack): finish leased tasks and delete their data.
 --
--- KEYS: pending leases tasks state errors meta signal
+-- KEYS: pending leases tasks state errors meta signal groups
 --   KEYS[1] pending  LIST  ready ids (only read: wake-up rule for the working limit)
---   KEYS[2] leases   ZSET  "id:token" -> lease deadline ms
+--   KEYS[2] leases   ZSET  "id:token" -> lease deadline ms; "token" -> deadline of a lease group
 --   KEYS[3] tasks    HASH  id -> header + payload
 --   KEYS[4] state    HASH  id -> "attempts::maxAttempts:leaseMs"
 --   KEYS[5] errors   HASH  id -> last error
---   KEYS[6] meta     HASH  counter released; setting working_limit
+--   KEYS[6] meta     HASH  counters released, grouped; setting working_limit
 --   KEYS[7] signal   LIST  wake-up token (at most one element)
+--   KEYS[8] groups   HASH  group token -> cmsgpack array of the ids it still leases
 -- ARGV[1] n: number of (id, token) pairs, 1..1000
 -- ARGV[2i], ARGV[2i+1]  id and lease token (decimal, as returned by dequeue)
 -- Returns {2, n} when all n pairs were released; otherwise {1, st1, st2, ...}, one
@@ -18,11 +19,12 @@
 --      by an earlier pair of this call (a task named twice is released once)
 -- {-1, message} on invalid arguments (nothing changed).
 -- The fence is the lease member "id:token" itself: a pair releases its task exactly when that
--- member is in leases. Cost: O(n) with a constant number of commands.
+-- member is in leases, or when its token is a lease group's (negative) whose ids list the id.
+-- Cost: O(n + size of the groups named) with a constant number of commands per group named.
 
 local rcall = redis.call
-local pending, leases, tasks, state, errors, meta, signal =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local pending, leases, tasks, state, errors, meta, signal, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -35,15 +37,55 @@ local n = int(ARGV[1], 1, 1000)
 if not n then return {-1, 'n must be an integer in 1..1000'} end
 if #ARGV ~= 1 + 2 * n then return {-1, 'expected 1 + 2*n arguments'} end
 
+-- First a command of the consumer role only (ACL profiles in README.md): another role is
+-- refused here, before anything is written. state holds entries only for tasks delivered before
+-- or enqueued with overrides (empty but for the anchor in a queue without retries).
+local stateLen = rcall('HLEN', state)
 local argv = ARGV -- (a local: every ARGV is a global lookup)
-local find = string.find
--- The lease member of each pair. A token never holds ':' (it is decimal), so "id:token" names
--- one (id, token) only; a pair whose token holds one names no lease (nil).
-local members, check = {}, {'NX'}
+local find, byte = string.find, string.byte
+-- Pairs whose token is a lease group's (negative: '-' first) and whose id the group lists are
+-- released from the group (ingroup[i]); the others name their lease member. A token never
+-- holds ':' (it is decimal), so "id:token" names one (id, token) only; a pair whose token
+-- holds one names no lease (nil). Only reads happen before every pair is validated.
+local members, check, ingroup, taken, hits = {}, {'NX'}, {}, {}, 0
+local named, ngroups = {}, 0 -- group token -> {ids, index of id, left} (false: no such group)
+-- The current token's kind: false = a lease member's token, nil = names no lease (holds ':'),
+-- a table = a lease group. Consecutive pairs usually share a token (a batch), and ARGV strings
+-- are interned, so == is one compare; each string function called costs more than the rest of
+-- a pair's work.
+local prevToken, kind
 for i = 1, n do
   local id, token = argv[2 * i], argv[2 * i + 1]
   if id == '' or token == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
-  if not find(token, ':', 1, true) then
+  if token ~= prevToken then
+    prevToken, kind = token, false
+    if find(token, ':', 1, true) then
+      kind = nil
+    elseif byte(token, 1) == 45 then
+      kind = named[token]
+      if kind == nil then
+        local packed = rcall('HGET', groups, token)
+        kind = false
+        if packed then
+          local list, at = cmsgpack.unpack(packed), {}
+          for j = 1, #list do at[list[j]] = j end
+          kind = {list, at, #list}
+          ngroups = ngroups + 1
+        end
+        named[token] = kind
+      end
+    end
+  end
+  local j = kind and kind[2][id]
+  if j then
+    -- (a repeat of this pair finds the id gone and falls to the member check: not found)
+    kind[2][id] = nil
+    kind[1][j] = false
+    kind[3] = kind[3] - 1
+    ingroup[i] = true
+    hits = hits + 1
+    taken[hits] = id
+  elseif kind ~= nil then
     local member = id .. ':' .. token
     members[i] = member
     check[#check + 1] = '-1'
@@ -66,42 +108,81 @@ if added > 0 then
   for j = 1, #back do absent[back[j]] = true end
 end
 
-local out, done, ids, m = {1}, {}, {}, 0
-for i = 1, n do
-  local member = members[i]
-  if member and not (absent and absent[member]) then
-    m = m + 1
-    done[m] = member
-    ids[m] = argv[2 * i]
-    out[i + 1] = 1
-  else
-    out[i + 1] = 0 -- decided below: stale or not found
+local out, done, ids, m, nd = {1}, {}, {}, 0, 0
+if hits == n then
+  -- every pair released from a group (a batch acked whole): no status per pair to decide
+  ids, m = taken, n
+else
+  for i = 1, n do
+    local member = members[i]
+    if ingroup[i] then
+      m = m + 1
+      ids[m] = argv[2 * i]
+      out[i + 1] = 1
+    elseif member and not (absent and absent[member]) then
+      m = m + 1
+      nd = nd + 1
+      done[nd] = member
+      ids[m] = argv[2 * i]
+      out[i + 1] = 1
+    else
+      out[i + 1] = 0 -- decided below: stale or not found
+    end
   end
 end
 
 if m > 0 then
   local wbefore
-  local wlimit = tonumber(rcall('HGET', meta, 'working_limit'))
-  if wlimit then wbefore = rcall('ZCOUNT', leases, '-inf', '(inf') end
+  local cfg = rcall('HMGET', meta, 'working_limit', 'grouped')
+  local wlimit = tonumber(cfg[1])
+  if wlimit then
+    -- leased tasks: the members but the anchor, a group counted by its tasks
+    wbefore = rcall('ZCOUNT', leases, '-inf', '(inf')
+    if cfg[2] then wbefore = wbefore - rcall('HLEN', groups) + tonumber(cfg[2]) end
+  end
   -- Every member in done is in leases, so ZREM removes each: fewer removed than named means a
   -- pair was named twice in this call. Only then are repeats found (the first pair releases,
   -- a repeat is "not found", as a retried ack would be).
-  local removed = rcall('ZREM', leases, unpack(done, 1, m))
-  if removed < m then
+  local removed = nd > 0 and rcall('ZREM', leases, unpack(done, 1, nd)) or 0
+  if removed < nd then
     local seen, u = {}, 0
     for i = 1, n do
       if out[i + 1] == 1 then
         local member = members[i]
-        if seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
+        if ingroup[i] then u = u + 1; ids[u] = argv[2 * i]
+        elseif seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
       end
     end
     m = u
   end
+  -- The groups named: what they still lease is written back, an emptied one deleted.
+  if ngroups > 0 then
+    local taken = 0
+    for token, g in pairs(named) do
+      if g then
+        local list = g[1]
+        local size = #list
+        if g[3] < size then
+          taken = taken + size - g[3]
+          if g[3] == 0 then
+            rcall('ZREM', leases, token)
+            rcall('HDEL', groups, token)
+          else
+            local rest, r = {}, 0
+            for j = 1, size do
+              if list[j] then r = r + 1; rest[r] = list[j] end
+            end
+            rcall('HSET', groups, token, cmsgpack.pack(rest))
+          end
+        end
+      end
+    end
+    if taken > 0 then rcall('HINCRBY', meta, 'grouped', string.format('%d', -taken)) end
+  end
   rcall('HDEL', tasks, unpack(ids, 1, m))
   -- state and errors hold entries only for tasks delivered before or that failed: empty (but
   -- for the anchor) in a queue without retries, and then not touched.
-  local hlen = rcall('HLEN', state)
-  if hlen > 1 or (hlen == 1 and rcall('HEXISTS', state, '') == 0) then
+  if stateLen > 1 or (stateLen == 1 and rcall('HEXISTS', state, '') == 0) then
     rcall('HDEL', state, unpack(ids, 1, m))
   end
   if rcall('HLEN', errors) > 0 then rcall('HDEL', errors, unpack(ids, 1, m)) end

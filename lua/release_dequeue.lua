@@ -3,7 +3,7 @@
 -- scripts/generate-lua.sh. Each part behaves exactly as its own script called alone, release
 -- first (so a slot it frees under a working limit is usable by the dequeue).
 --
--- KEYS: pending delayed leases tasks state errors meta rate signal
+-- KEYS: pending delayed leases tasks state errors meta rate signal groups
 --   (the union of both scripts' keys, canonical order)
 -- ARGV[1] max, ARGV[2] default_lease_ms, ARGV[3] default_max_attempts   as for dequeue
 -- ARGV[4] n (1..1000), then n pairs id, token                             as for release
@@ -14,8 +14,8 @@
 
 local function release(KEYS, ARGV)
 local rcall = redis.call
-local pending, leases, tasks, state, errors, meta, signal =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local pending, leases, tasks, state, errors, meta, signal, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -28,15 +28,55 @@ local n = int(ARGV[1], 1, 1000)
 if not n then return {-1, 'n must be an integer in 1..1000'} end
 if #ARGV ~= 1 + 2 * n then return {-1, 'expected 1 + 2*n arguments'} end
 
+-- First a command of the consumer role only (ACL profiles in README.md): another role is
+-- refused here, before anything is written. state holds entries only for tasks delivered before
+-- or enqueued with overrides (empty but for the anchor in a queue without retries).
+local stateLen = rcall('HLEN', state)
 local argv = ARGV -- (a local: every ARGV is a global lookup)
-local find = string.find
--- The lease member of each pair. A token never holds ':' (it is decimal), so "id:token" names
--- one (id, token) only; a pair whose token holds one names no lease (nil).
-local members, check = {}, {'NX'}
+local find, byte = string.find, string.byte
+-- Pairs whose token is a lease group's (negative: '-' first) and whose id the group lists are
+-- released from the group (ingroup[i]); the others name their lease member. A token never
+-- holds ':' (it is decimal), so "id:token" names one (id, token) only; a pair whose token
+-- holds one names no lease (nil). Only reads happen before every pair is validated.
+local members, check, ingroup, taken, hits = {}, {'NX'}, {}, {}, 0
+local named, ngroups = {}, 0 -- group token -> {ids, index of id, left} (false: no such group)
+-- The current token's kind: false = a lease member's token, nil = names no lease (holds ':'),
+-- a table = a lease group. Consecutive pairs usually share a token (a batch), and ARGV strings
+-- are interned, so == is one compare; each string function called costs more than the rest of
+-- a pair's work.
+local prevToken, kind
 for i = 1, n do
   local id, token = argv[2 * i], argv[2 * i + 1]
   if id == '' or token == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
-  if not find(token, ':', 1, true) then
+  if token ~= prevToken then
+    prevToken, kind = token, false
+    if find(token, ':', 1, true) then
+      kind = nil
+    elseif byte(token, 1) == 45 then
+      kind = named[token]
+      if kind == nil then
+        local packed = rcall('HGET', groups, token)
+        kind = false
+        if packed then
+          local list, at = cmsgpack.unpack(packed), {}
+          for j = 1, #list do at[list[j]] = j end
+          kind = {list, at, #list}
+          ngroups = ngroups + 1
+        end
+        named[token] = kind
+      end
+    end
+  end
+  local j = kind and kind[2][id]
+  if j then
+    -- (a repeat of this pair finds the id gone and falls to the member check: not found)
+    kind[2][id] = nil
+    kind[1][j] = false
+    kind[3] = kind[3] - 1
+    ingroup[i] = true
+    hits = hits + 1
+    taken[hits] = id
+  elseif kind ~= nil then
     local member = id .. ':' .. token
     members[i] = member
     check[#check + 1] = '-1'
@@ -59,42 +99,81 @@ if added > 0 then
   for j = 1, #back do absent[back[j]] = true end
 end
 
-local out, done, ids, m = {1}, {}, {}, 0
-for i = 1, n do
-  local member = members[i]
-  if member and not (absent and absent[member]) then
-    m = m + 1
-    done[m] = member
-    ids[m] = argv[2 * i]
-    out[i + 1] = 1
-  else
-    out[i + 1] = 0 -- decided below: stale or not found
+local out, done, ids, m, nd = {1}, {}, {}, 0, 0
+if hits == n then
+  -- every pair released from a group (a batch acked whole): no status per pair to decide
+  ids, m = taken, n
+else
+  for i = 1, n do
+    local member = members[i]
+    if ingroup[i] then
+      m = m + 1
+      ids[m] = argv[2 * i]
+      out[i + 1] = 1
+    elseif member and not (absent and absent[member]) then
+      m = m + 1
+      nd = nd + 1
+      done[nd] = member
+      ids[m] = argv[2 * i]
+      out[i + 1] = 1
+    else
+      out[i + 1] = 0 -- decided below: stale or not found
+    end
   end
 end
 
 if m > 0 then
   local wbefore
-  local wlimit = tonumber(rcall('HGET', meta, 'working_limit'))
-  if wlimit then wbefore = rcall('ZCOUNT', leases, '-inf', '(inf') end
+  local cfg = rcall('HMGET', meta, 'working_limit', 'grouped')
+  local wlimit = tonumber(cfg[1])
+  if wlimit then
+    -- leased tasks: the members but the anchor, a group counted by its tasks
+    wbefore = rcall('ZCOUNT', leases, '-inf', '(inf')
+    if cfg[2] then wbefore = wbefore - rcall('HLEN', groups) + tonumber(cfg[2]) end
+  end
   -- Every member in done is in leases, so ZREM removes each: fewer removed than named means a
   -- pair was named twice in this call. Only then are repeats found (the first pair releases,
   -- a repeat is "not found", as a retried ack would be).
-  local removed = rcall('ZREM', leases, unpack(done, 1, m))
-  if removed < m then
+  local removed = nd > 0 and rcall('ZREM', leases, unpack(done, 1, nd)) or 0
+  if removed < nd then
     local seen, u = {}, 0
     for i = 1, n do
       if out[i + 1] == 1 then
         local member = members[i]
-        if seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
+        if ingroup[i] then u = u + 1; ids[u] = argv[2 * i]
+        elseif seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
       end
     end
     m = u
   end
+  -- The groups named: what they still lease is written back, an emptied one deleted.
+  if ngroups > 0 then
+    local taken = 0
+    for token, g in pairs(named) do
+      if g then
+        local list = g[1]
+        local size = #list
+        if g[3] < size then
+          taken = taken + size - g[3]
+          if g[3] == 0 then
+            rcall('ZREM', leases, token)
+            rcall('HDEL', groups, token)
+          else
+            local rest, r = {}, 0
+            for j = 1, size do
+              if list[j] then r = r + 1; rest[r] = list[j] end
+            end
+            rcall('HSET', groups, token, cmsgpack.pack(rest))
+          end
+        end
+      end
+    end
+    if taken > 0 then rcall('HINCRBY', meta, 'grouped', string.format('%d', -taken)) end
+  end
   rcall('HDEL', tasks, unpack(ids, 1, m))
   -- state and errors hold entries only for tasks delivered before or that failed: empty (but
   -- for the anchor) in a queue without retries, and then not touched.
-  local hlen = rcall('HLEN', state)
-  if hlen > 1 or (hlen == 1 and rcall('HEXISTS', state, '') == 0) then
+  if stateLen > 1 or (stateLen == 1 and rcall('HEXISTS', state, '') == 0) then
     rcall('HDEL', state, unpack(ids, 1, m))
   end
   if rcall('HLEN', errors) > 0 then rcall('HDEL', errors, unpack(ids, 1, m)) end
@@ -120,8 +199,8 @@ end
 
 local function dequeue(KEYS, ARGV)
 local rcall = redis.call
-local pending, delayed, leases, tasks, state, meta, rate, signal =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local pending, delayed, leases, tasks, state, meta, rate, signal, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
@@ -156,11 +235,16 @@ local defLease = int(ARGV[2], 1, MAX_MS)
 if not defLease then return {-1, 'default_lease_ms must be an integer in 1..' .. MAX_MS} end
 local defMax = int(ARGV[3], 1, MAX_ATTEMPTS)
 if not defMax then return {-1, 'default_max_attempts must be an integer in 1..' .. MAX_ATTEMPTS} end
+if #ARGV > 4 or (#ARGV == 4 and ARGV[4] ~= '' and ARGV[4] ~= '1') then
+  return {-1, "expected 3 arguments, or a 4th: group '' or '1'"}
+end
+local group = ARGV[4] == '1'
 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 
-local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms', 'lease_ms', 'max_attempts')
+local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms', 'lease_ms', 'max_attempts',
+  'grouped')
 if cfg[1] == '1' then return {3, now} end
 
 -- Promote due delayed tasks, in due order (the earliest due is taken first).
@@ -176,7 +260,9 @@ end
 local k = max
 local wlimit = tonumber(cfg[2])
 if wlimit then
+  -- Leased tasks: the members but the anchor, a group counted by its tasks.
   local wcount = rcall('ZCOUNT', leases, '-inf', '(inf')
+  if cfg[7] then wcount = wcount - rcall('HLEN', groups) + tonumber(cfg[7]) end
   if wlimit - wcount < k then k = wlimit - wcount end
   if k <= 0 then return {4, now, wcount, wlimit} end
 end
@@ -241,7 +327,7 @@ if m > 0 then
   end
   local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
   local overrides, no = {}, 0
-  local zadd, hset, nh = {'inf', ANCHOR}, {'', ANCHOR}, 2
+  local zadd, hset, nh, nz = {'inf', ANCHOR}, {'', ANCHOR}, 2, 0
   local units = (base + 1) % 10
   local tens = (base + 1 - units) / 10
   local tensText = tens > 0 and string.format('%d', tens) or ''
@@ -251,6 +337,13 @@ if m > 0 then
   local defDeadline = now + defLease
   local defDeadlineText = string.format('%d', defDeadline)
   out[3], out[4], out[5] = base + 1, defDeadline, m
+  -- A lease group: every task holds the token -(base + 1); the ones with the shared deadline
+  -- are listed in gids (one member, one groups field), the others get "id:token" members.
+  local gids, ng, gtoken = nil, 0, nil
+  if group then
+    gids, gtoken = {}, string.format('%d', -(base + 1))
+    out[3] = -(base + 1)
+  end
   for j = 1, m do
     local i = live and live[j] or j
     local id, body = ids[i], bodies[i]
@@ -275,15 +368,30 @@ if m > 0 then
       hset[nh + 2] = '1' .. defSuffix
       nh = nh + 2
     end
-    zadd[2 * j + 1] = deadlineText
-    zadd[2 * j + 2] = id .. ':' .. tensText .. DIGITS[units + 1] -- the lease: id and token base + j
-    units = units + 1
-    if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
+    if not group then
+      zadd[2 * j + 1] = deadlineText
+      zadd[2 * j + 2] = id .. ':' .. tensText .. DIGITS[units + 1] -- the lease: id and token base + j
+      units = units + 1
+      if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
+    elseif deadlineText == defDeadlineText then
+      ng = ng + 1
+      gids[ng] = id
+    else
+      nz = nz + 2
+      zadd[nz + 1] = deadlineText
+      zadd[nz + 2] = id .. ':' .. gtoken
+    end
     out[3 * j + 3] = id
     out[3 * j + 4] = body
     out[3 * j + 5] = attempts
   end
   for j = 1, no do out[3 * m + 5 + j] = overrides[j] end
+  if ng > 0 then
+    zadd[nz + 3] = defDeadlineText
+    zadd[nz + 4] = gtoken
+    rcall('HSET', groups, gtoken, cmsgpack.pack(gids))
+    rcall('HINCRBY', meta, 'grouped', string.format('%d', ng))
+  end
   chunked('ZADD', leases, zadd, 1000)
   if nh > 2 then chunked('HSET', state, hset, 1000) end
   if rlimit then
@@ -313,7 +421,7 @@ else
   rargv = {}
   for i = 4, #ARGV do rargv[i - 3] = ARGV[i] end
 end
-local released = release({KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[9]}, rargv)
+local released = release({KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[9], KEYS[10]}, rargv)
 if released[1] == -1 then return released end
 return {1, released,
-  dequeue({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9]}, {ARGV[1], ARGV[2], ARGV[3]})}
+  dequeue({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9], KEYS[10]}, {ARGV[1], ARGV[2], ARGV[3]})}

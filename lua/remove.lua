@@ -1,27 +1,31 @@
 -- remove: delete a task wherever it is, with all its data.
 --
--- KEYS: pending delayed leases dead tasks state errors working
+-- KEYS: pending delayed leases dead tasks state errors meta working groups
 --   KEYS[1] pending  LIST  ready ids (LREM: O(pending length), the only
 --                          script that is O(queue size); only for pending tasks)
 --   KEYS[2] delayed  ZSET
---   KEYS[3] leases   ZSET  "id:token" (a scan: O(leases held); a consumer holding the
---                          lease later gets -3 on ack)
+--   KEYS[3] leases   ZSET  "id:token", or a lease group's token (a scan: O(leases held); a
+--                          consumer holding the lease later gets -3 on ack)
 --   KEYS[4] dead     ZSET
 --   KEYS[5] tasks    HASH  id -> header + payload
 --   KEYS[6] state    HASH
 --   KEYS[7] errors   HASH
---   KEYS[8] working  ZSET  leases of queue layout 1 (members are ids)
+--   KEYS[8] meta     HASH  counter grouped (tasks held by lease groups)
+--   KEYS[9] working  ZSET  leases of queue layout 1 (members are ids)
+--   KEYS[10] groups  HASH  group token -> cmsgpack array of the ids it still leases (a task of a
+--                          group is taken out of it)
 -- ARGV[1] id
 -- Returns {1, previous_state} ('pending'|'delayed'|'working'|'dead'),
 --   {-3} not found, {-1, message} invalid argument.
 
 local rcall = redis.call
-local pending, delayed, leases, dead, tasks, state, errors, working =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local pending, delayed, leases, dead, tasks, state, errors, meta, working, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 
--- The lease member "id:token" of a task, and its deadline, or nil. Leases are keyed by member, so
--- this scans them (ZSCAN, matched in Redis): O(leases held).
-local function findLease(leases, id)
+-- The lease member of a task and its deadline, or nil: its own member "id:token", else the token
+-- of the lease group listing it (the member of the group). Leases are keyed by member and groups
+-- by token, so this scans both (ZSCAN matched in Redis, then HSCAN): O(leases held).
+local function findLease(leases, groups, id)
   local pattern = string.gsub(id, '[%*%?%[%]\\]', '\\%0') .. ':*'
   local cursor = '0'
   repeat
@@ -29,7 +33,17 @@ local function findLease(leases, id)
     cursor = r[1]
     local found = r[2]
     for j = 1, #found, 2 do
-      if string.match(found[j], '^(.*):%d+$') == id then return found[j], found[j + 1] end
+      if string.match(found[j], '^(.*):%-?%d+$') == id then return found[j], found[j + 1] end
+    end
+  until cursor == '0'
+  repeat
+    local r = rcall('HSCAN', groups, cursor, 'COUNT', '100')
+    cursor = r[1]
+    local found = r[2]
+    for j = 1, #found, 2 do
+      for _, gid in ipairs(cmsgpack.unpack(found[j + 1])) do
+        if gid == id then return found[j], rcall('ZSCORE', leases, found[j]) end
+      end
     end
   until cursor == '0'
   return nil
@@ -44,10 +58,25 @@ if rcall('ZREM', delayed, id) == 1 then where = 'delayed'
 elseif rcall('ZREM', dead, id) == 1 then where = 'dead'
 elseif rcall('ZREM', working, id) == 1 then where = 'working'
 else
-  local member = findLease(leases, id)
+  local member = findLease(leases, groups, id)
   if member then
     where = 'working'
-    rcall('ZREM', leases, member)
+    if string.find(member, ':', 1, true) then
+      rcall('ZREM', leases, member)
+    else
+      -- the group without it (deleted with its member once empty)
+      local rest, r = {}, 0
+      for _, gid in ipairs(cmsgpack.unpack(rcall('HGET', groups, member))) do
+        if gid ~= id then r = r + 1; rest[r] = gid end
+      end
+      if r == 0 then
+        rcall('ZREM', leases, member)
+        rcall('HDEL', groups, member)
+      else
+        rcall('HSET', groups, member, cmsgpack.pack(rest))
+      end
+      rcall('HINCRBY', meta, 'grouped', '-1')
+    end
   else
     where = 'pending'
     rcall('LREM', pending, 1, id)

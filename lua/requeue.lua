@@ -1,9 +1,9 @@
 -- requeue (nack / give back): return a leased task to the queue, or dead-letter it.
 --
--- KEYS: pending delayed leases dead tasks state errors meta signal
+-- KEYS: pending delayed leases dead tasks state errors meta signal groups
 --   KEYS[1] pending  LIST  ready ids
 --   KEYS[2] delayed  ZSET  id -> due time ms
---   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms
+--   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms; "token" -> deadline of a lease group
 --   KEYS[4] dead     ZSET  id -> time dead-lettered ms
 --   KEYS[5] tasks    HASH  id -> header + payload
 --   KEYS[6] state    HASH  id -> "attempts::maxAttempts:leaseMs"
@@ -11,6 +11,8 @@
 --   KEYS[8] meta     HASH  counters requeued, dead_lettered; lease defaults (lease_ms,
 --                          max_attempts) of a lease without a state entry
 --   KEYS[9] signal   LIST  wake-up token (at most one element)
+--   KEYS[10] groups  HASH  group token -> cmsgpack array of the ids it still leases (a task of
+--                          a group is taken out of it: O(group size))
 -- ARGV[1] id
 -- ARGV[2] token            lease token from dequeue
 -- ARGV[3] delay_ms         integer ms; '0' = ready now (pending), else delayed
@@ -27,14 +29,37 @@
 --   {-1, message} invalid argument (nothing changed)
 
 local rcall = redis.call
-local pending, delayed, leases, dead, tasks, state, errors, meta, signal =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local pending, delayed, leases, dead, tasks, state, errors, meta, signal, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 
 local MAX_MS = 3153600000000 -- 100 years
 -- Encoding anchor (see lua/README.md): the field '' (never a task id), whose long value keeps
 -- `state` a hashtable (O(1) per field instead of a listpack scan while it is small).
 local ANCHOR =
   '~relq anchor~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
+
+-- Takes id out of the lease group `token` (a negative token): true when the group listed it.
+-- The group is written back without it, or deleted with its leases member once empty; meta
+-- grouped counts one task fewer. O(group size).
+local function takeFromGroup(leases, groups, meta, token, id)
+  if string.byte(token, 1) ~= 45 then return false end
+  local packed = rcall('HGET', groups, token)
+  if not packed then return false end
+  local list = cmsgpack.unpack(packed)
+  local rest, r, found = {}, 0, false
+  for j = 1, #list do
+    if not found and list[j] == id then found = true else r = r + 1; rest[r] = list[j] end
+  end
+  if not found then return false end
+  if r == 0 then
+    rcall('ZREM', leases, token)
+    rcall('HDEL', groups, token)
+  else
+    rcall('HSET', groups, token, cmsgpack.pack(rest))
+  end
+  rcall('HINCRBY', meta, 'grouped', '-1')
+  return true
+end
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -61,8 +86,10 @@ if ARGV[7] ~= '' then
   if not keepAge then return {-1, 'dead_max_age_ms must be empty or an integer in 0..' .. MAX_MS} end
 end
 
--- The fence: the lease member "id:token" (a token never holds ':').
-if string.find(token, ':', 1, true) or rcall('ZREM', leases, id .. ':' .. token) == 0 then
+-- The fence: the lease member "id:token" (a token never holds ':'), or the id in the lease
+-- group of that token.
+if string.find(token, ':', 1, true) or (rcall('ZREM', leases, id .. ':' .. token) == 0
+    and not takeFromGroup(leases, groups, meta, token, id)) then
   if rcall('HEXISTS', tasks, id) == 1 then return {-2} end
   return {-3}
 end

@@ -1,15 +1,16 @@
 #!lua flags=no-writes
 -- stats: queue sizes, counters and settings (read-only: run with EVALSHA_RO).
 --
--- KEYS: pending delayed leases dead tasks meta rate working
+-- KEYS: pending delayed leases dead tasks meta rate working groups
 --   KEYS[1] pending  LIST    ready ids (rightmost = oldest)
 --   KEYS[2] delayed  ZSET
---   KEYS[3] leases   ZSET    one member per leased task
+--   KEYS[3] leases   ZSET    one member per leased task, or per lease group
 --   KEYS[4] dead     ZSET
 --   KEYS[5] tasks    HASH    id -> header + payload (enqueue time of the oldest)
 --   KEYS[6] meta     HASH    counters and settings
 --   KEYS[7] rate     STRING  current rate-limit window count
 --   KEYS[8] working  ZSET    leases of queue layout 1 (counted with the leases)
+--   KEYS[9] groups   HASH    one field per lease group (meta grouped: their tasks)
 -- No ARGV.
 -- Returns {1, name, value, name, value, ...} (pairs; new fields may be appended):
 --   pending, delayed, working, dead, enqueued, dequeued, released, requeued,
@@ -19,14 +20,14 @@
 -- Cost: O(1).
 
 local rcall = redis.call
-local pending, delayed, leases, dead, tasks, meta, rate, working =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local pending, delayed, leases, dead, tasks, meta, rate, working, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 
 local m = rcall('HMGET', meta, 'enqueued', 'dequeued', 'released', 'requeued', 'timed_out',
-  'dead_lettered', 'working_limit', 'rate_limit', 'rate_window_ms', 'paused')
+  'dead_lettered', 'working_limit', 'rate_limit', 'rate_window_ms', 'paused', 'grouped')
 
 local age = -1
 local oldest = rcall('LINDEX', pending, -1)
@@ -44,8 +45,9 @@ local function num(v, default) return tonumber(v) or default end
 return {1,
   'pending', rcall('LLEN', pending),
   'delayed', rcall('ZCARD', delayed),
-  -- (not the +inf encoding anchors)
-  'working', rcall('ZCOUNT', leases, '-inf', '(inf') + rcall('ZCOUNT', working, '-inf', '(inf'),
+  -- (not the +inf encoding anchors; a lease group counted by its tasks)
+  'working', rcall('ZCOUNT', leases, '-inf', '(inf') + rcall('ZCOUNT', working, '-inf', '(inf')
+    - rcall('HLEN', groups) + num(m[11], 0),
   'dead', rcall('ZCARD', dead),
   'enqueued', num(m[1], 0),
   'dequeued', num(m[2], 0),

@@ -1,18 +1,21 @@
 -- sweep: recover tasks whose lease expired, promote due delayed tasks, trim dead.
 --
--- KEYS: pending delayed leases dead tasks state errors meta signal working
+-- KEYS: pending delayed leases dead tasks state errors meta signal working groups
 --   KEYS[1] pending  LIST  ready ids
 --   KEYS[2] delayed  ZSET  id -> due time ms
---   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms
+--   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms; "token" -> deadline of a lease group
 --   KEYS[4] dead     ZSET  id -> time dead-lettered ms
 --   KEYS[5] tasks    HASH  id -> header + payload
 --   KEYS[6] state    HASH  id -> "attempts::maxAttempts:leaseMs"
 --   KEYS[7] errors   HASH  id -> last error
---   KEYS[8] meta     HASH  counters timed_out, dead_lettered; lease defaults (lease_ms,
---                          max_attempts) of leases without a state entry
+--   KEYS[8] meta     HASH  counters timed_out, dead_lettered, grouped; lease defaults
+--                          (lease_ms, max_attempts) of leases without a state entry
 --   KEYS[9] signal   LIST  wake-up token (at most one element)
 --   KEYS[10] working ZSET  id -> lease deadline ms: leases written by the scripts of queue
 --                          layout 1 (lua/README.md), recovered here the same way once expired
+--   KEYS[11] groups  HASH  group token -> cmsgpack array of the ids it still leases: an
+--                          expired group's tasks are recovered one by one (each counts toward
+--                          limit; a group larger than what is left of it is taken in part)
 -- ARGV[1] limit            max expired leases (and max delayed promotions) handled, 1..1000
 -- ARGV[2] retry_delay_ms   integer ms; '0' = straight back to pending, else delayed
 -- ARGV[3] dead_max_count   retention, '' = unlimited
@@ -24,8 +27,8 @@
 -- Cost: O(limit) with a constant number of commands.
 
 local rcall = redis.call
-local pending, delayed, leases, dead, tasks, state, errors, meta, signal, working =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local pending, delayed, leases, dead, tasks, state, errors, meta, signal, working, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 
 local MAX_MS = 3153600000000 -- 100 years
 -- Encoding anchor (see lua/README.md): the field '' (never a task id), whose long value keeps
@@ -81,13 +84,35 @@ end
 -- (members are ids) while the limit allows.
 local expired = rcall('ZRANGEBYSCORE', leases, '-inf', nowText, 'LIMIT', '0', string.format('%d', limit + 1))
 local more = 0
-if #expired > limit then more = 1; expired[limit + 1] = nil end
-local ids = {}
+local ids, gone, leased, ngone, grouped = {}, {}, 0, 0, 0
 for i = 1, #expired do
-  -- "id:token": the id is everything before the last ':' (a token never holds one)
-  ids[i] = string.match(expired[i], '^(.*):%d+$') or expired[i]
+  if leased >= limit then more = 1; break end
+  local member = expired[i]
+  if string.find(member, ':', 1, true) then
+    -- "id:token": the id is everything before the last ':' (a token never holds one)
+    leased = leased + 1
+    ids[leased] = string.match(member, '^(.*):%-?%d+$') or member
+    ngone = ngone + 1
+    gone[ngone] = member
+  else
+    -- a lease group (its token): its tasks, as far as the limit allows
+    local packed = rcall('HGET', groups, member)
+    local list = packed and cmsgpack.unpack(packed) or {}
+    local take = math.min(#list, limit - leased)
+    for j = 1, take do ids[leased + j] = list[j] end
+    leased = leased + take
+    grouped = grouped + take
+    if take < #list then
+      rcall('HSET', groups, member, cmsgpack.pack({unpack(list, take + 1)}))
+      more = 1
+      break
+    end
+    ngone = ngone + 1
+    gone[ngone] = member
+    if packed then rcall('HDEL', groups, member) end
+  end
 end
-local leased = #ids
+if grouped > 0 then rcall('HINCRBY', meta, 'grouped', string.format('%d', -grouped)) end
 if more == 0 and leased < limit then
   local old = rcall('ZRANGEBYSCORE', working, '-inf', nowText, 'LIMIT', '0', string.format('%d', limit - leased + 1))
   if #old > limit - leased then more = 1; old[limit - leased + 1] = nil end
@@ -98,7 +123,7 @@ if more == 0 and leased < limit then
 end
 local recovered, deadN = 0, 0
 if #ids > 0 then
-  if leased > 0 then rcall('ZREM', leases, unpack(expired)) end
+  if ngone > 0 then rcall('ZREM', leases, unpack(gone, 1, ngone)) end
   local states = rcall('HMGET', state, unpack(ids))
   -- A lease without a state entry is a first delivery with the defaults recorded in meta.
   local defaults = rcall('HMGET', meta, 'max_attempts', 'lease_ms')

@@ -50,7 +50,7 @@ trap 'rm -f "$tmp"' EXIT
     keys=$(sed -n 's/^-- KEYS:[[:space:]]*//p' "$f")
     [[ $(grep -c '^-- KEYS:' "$f") -eq 1 && -n "$keys" ]] || die "$f needs exactly one '-- KEYS: part part …' header line"
     # Key parts must be known and in the canonical relative order.
-    canon=(pending delayed leases dead tasks state errors meta rate signal working)
+    canon=(pending delayed leases dead tasks state errors meta rate signal working groups)
     last=-1
     for k in $keys; do
       idx=-1

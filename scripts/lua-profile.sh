@@ -9,6 +9,8 @@
 #     HELD   leases held during the run, as a busy queue has (default 0)
 #   LUA_DIR=dir   scripts to profile (default lua/; e.g. an older version extracted with git show)
 #   FULL=1        enqueue in the full form (5 arguments per task) instead of the short form
+#   GROUP=1       the measured dequeues lease each call's tasks as one lease group (dequeue's
+#                 4th argument '1', as ReliableQueue.dequeue(max:) does), released by group token
 #   COMBINED=1    consumers call release_dequeue (release the previous call's tasks and lease the
 #                 next BATCH in one script) instead of dequeue and release: prints the two
 #                 together as "dequeue+release" (the first dequeue and the last release are not
@@ -19,7 +21,8 @@
 #                 callgrind_annotate
 #   FLOOR=1       also: instructions per task of the floor (`relq bench` row
 #                 server_cpu_floor_batch100): the same data-structure work as plain multi-element
-#                 commands, no scripts (HSET+LPUSH, RPOP, HMGET+ZADD, ZREM+HDEL), with the
+#                 commands, no scripts (HSET+LPUSH, RPOP, HMGET+ZADD, ZREM+HDEL; with GROUP=1 the
+#                 lease is one member and one groups field per call), with the
 #                 encoding anchors RelQ keeps (skiplist / hashtable) and without them (listpacks
 #                 while small)
 #   SWEEP=1       also: instructions per expired lease swept back (CALLS sweep calls of BATCH
@@ -77,7 +80,11 @@ fi
 # The measured calls, generated before measuring; task k of the run has id = token = HELD + k.
 for c in $(seq 1 "$CALLS"); do enqueue_cmd "$BATCH"; done > "$DIR/e"
 pairs() { # pairs C: the (id, token) pairs of the tasks of measured call C (0-based)
-  local i k; for i in $(seq 1 "$BATCH"); do k=$((HELD + $1 * BATCH + i)); printf '%s\n%s\n' "$k" "$k"; done
+  local i k t; for i in $(seq 1 "$BATCH"); do
+    k=$((HELD + $1 * BATCH + i)); t=$k
+    [[ -n ${GROUP:-} ]] && t=$(( -(HELD + $1 * BATCH + 1) )) # the call's group token
+    printf '%s\n%s\n' "$k" "$t"
+  done
 }
 if [[ -n ${COMBINED:-} ]]; then
   # Unmeasured: the first dequeue (before "d") and the last release (after "r").
@@ -89,7 +96,7 @@ if [[ -n ${COMBINED:-} ]]; then
   mapfile -t args < <(pairs $((CALLS - 1)))
   resp EVALSHA "${SHA[release]}" "${#KR[@]}" "${KR[@]}" "$BATCH" "${args[@]}" > "$DIR/last"
 else
-  for c in $(seq 1 "$CALLS"); do resp EVALSHA "${SHA[dequeue]}" "${#KD[@]}" "${KD[@]}" "$BATCH" 30000 5; done > "$DIR/d"
+  for c in $(seq 1 "$CALLS"); do resp EVALSHA "${SHA[dequeue]}" "${#KD[@]}" "${KD[@]}" "$BATCH" 30000 5 ${GROUP:+1}; done > "$DIR/d"
   for c in $(seq 0 $((CALLS - 1))); do
     mapfile -t args < <(pairs "$c")
     resp EVALSHA "${SHA[release]}" "${#KR[@]}" "${KR[@]}" "$BATCH" "${args[@]}"
@@ -127,7 +134,7 @@ fi
 if [[ -n ${SWEEP:-} ]]; then
   # The same queue, now empty: BATCH * CALLS tasks leased for 1 ms, then swept back.
   for c in $(seq 1 "$CALLS"); do
-    enqueue_cmd "$BATCH"; resp EVALSHA "${SHA[dequeue]}" "${#KD[@]}" "${KD[@]}" "$BATCH" 1 5
+    enqueue_cmd "$BATCH"; resp EVALSHA "${SHA[dequeue]}" "${#KD[@]}" "${KD[@]}" "$BATCH" 1 5 ${GROUP:+1}
   done | "${R[@]}" --pipe > /dev/null
   sleep 0.1
   for c in $(seq 1 "$CALLS"); do resp EVALSHA "${SHA[sweep]}" "${#KS[@]}" "${KS[@]}" "$BATCH" 0 '' ''; done > "$DIR/s"
@@ -142,7 +149,7 @@ if [[ -n ${FLOOR:-} ]]; then
   VALUE="1234567$PAY"
   ANCHOR="~relq anchor~$(printf '~%.0s' $(seq 120))"
   floor_cmds() { # floor_cmds PREFIX: BATCH * CALLS tasks through the plain-command cycle
-    local p=$1 c i ids pairs lease members
+    local p=$1 c i ids pairs lease members token
     for c in $(seq 0 $((CALLS - 1))); do
       ids=(); pairs=(); lease=(); members=()
       for i in $(seq 1 "$BATCH"); do
@@ -151,8 +158,15 @@ if [[ -n ${FLOOR:-} ]]; then
       done
       resp HSET "$p:tasks" "${pairs[@]}"; resp LPUSH "$p:pending" "${ids[@]}"
       resp RPOP "$p:pending" "$BATCH"
-      resp HMGET "$p:tasks" "${ids[@]}"; resp ZADD "$p:leases" "${lease[@]}"
-      resp ZREM "$p:leases" "${members[@]}"; resp HDEL "$p:tasks" "${ids[@]}"
+      resp HMGET "$p:tasks" "${ids[@]}"
+      if [[ -n ${GROUP:-} ]]; then # one lease group: one member, one groups field (the ids)
+        token="-${ids[0]}"
+        resp ZADD "$p:leases" 1790000000000 "$token"; resp HSET "$p:groups" "$token" "$(IFS=,; echo "${ids[*]}")"
+        resp HGET "$p:groups" "$token"; resp ZREM "$p:leases" "$token"; resp HDEL "$p:groups" "$token"
+      else
+        resp ZADD "$p:leases" "${lease[@]}"; resp ZREM "$p:leases" "${members[@]}"
+      fi
+      resp HDEL "$p:tasks" "${ids[@]}"
     done
   }
   floor_cmds 'relq:{floor-plain}' > "$DIR/f1"

@@ -14,7 +14,7 @@ PORT=${1:?usage: scripts/lua-smoke.sh PORT [--measure]}
 MEASURE=${2:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 R=(redis-cli -p "$PORT")
-PARTS=(pending delayed working dead tasks state errors meta rate signal)
+PARTS=(pending delayed leases working dead tasks state errors meta rate signal groups)
 Q="smoke-$$"
 FAILS=0
 CHECKS=0
@@ -161,6 +161,42 @@ expect "the other leases kept" "3" "$("${R[@]}" ZCOUNT "relq:{$Q5}:leases" -inf 
 expect "release the rest" "2 3" "$(callq "$Q5" release 3 'a:1' "$T" a "$((T + 1))" "$G" "$((T + 2))" | line)"
 expect "nothing left" "0 0" "$("${R[@]}" ZCOUNT "relq:{$Q5}:leases" -inf '(inf') $("${R[@]}" HLEN "relq:{$Q5}:state")"
 
+# --- lease groups: dequeue's 4th argument '1' leases the call's tasks as one group ----------
+Q6="$Q-group"
+trap 'cleanup_q "$Q"; cleanup_q "$Q2"; cleanup_q "$Q3"; cleanup_q "$Q4"; cleanup_q "$Q5"; cleanup_q "$Q6"' EXIT
+gk() { printf 'relq:{%s}:%s' "$Q6" "$1"; }
+callq "$Q6" enqueue 5 g1 p g2 p g3 p g4 p g5 p > /dev/null
+calldq() { local q=$1; shift; CLI_FLAGS=--no-raw callq "$q" "$@" | sed -E 's/^ *[0-9]+\) //; s/^\(integer\) //; s/^"(.*)"$/\1/'; }
+mapfile -t D < <(calldq "$Q6" dequeue 5 30000 5 1)
+GT=${D[2]}
+expect "group token negative" "1" "$(( GT < 0 ))"
+expect "one member + the anchor, one groups field" "2 1 5" "$("${R[@]}" ZCARD "$(gk leases)") $("${R[@]}" HLEN "$(gk groups)") $("${R[@]}" HGET "$(gk meta)" grouped)"
+expect "stats: 5 working" "5" "$(callq "$Q6" stats | field working)"
+expect "release 2 of the group" "2 2" "$(callq "$Q6" release 2 g1 "$GT" g2 "$GT" | line)"
+expect "grouped 3" "3" "$("${R[@]}" HGET "$(gk meta)" grouped)"
+expect "released again → not found; other token → stale" "1 -3 -2" "$(callq "$Q6" release 2 g1 "$GT" g3 "$((GT - 1))" | line)"
+expect "a positive token for a grouped task → stale" "1 -2" "$(callq "$Q6" release 1 g3 "$(( -GT ))" | line)"
+expect "extend g3: taken out of the group" "1" "$(callq "$Q6" extend g3 "$GT" 60000 | head -1)"
+expect "the group and g3's own member" "2 2" "$("${R[@]}" ZCOUNT "$(gk leases)" -inf '(inf' | line) $("${R[@]}" HGET "$(gk meta)" grouped)"
+expect "g3 member" "1" "$("${R[@]}" ZSCORE "$(gk leases)" "g3:$GT" | grep -c .)"
+expect "inspect g4 (in the group)" "1 working 1" "$(callq "$Q6" inspect g4 | head -3 | line)"
+expect "requeue g4 with the group token" "1" "$(callq "$Q6" requeue g4 "$GT" 0 '' 0 '' '' | line)"
+expect "g4 pending again, grouped 1" "g4 1" "$("${R[@]}" LINDEX "$(gk pending)" 0) $("${R[@]}" HGET "$(gk meta)" grouped)"
+expect "remove g5 (the last of the group)" "1 working" "$(callq "$Q6" remove g5 | line)"
+expect "group gone: only g3's member" "1 0 0" "$("${R[@]}" ZCOUNT "$(gk leases)" -inf '(inf') $("${R[@]}" HLEN "$(gk groups)") $("${R[@]}" HGET "$(gk meta)" grouped)"
+expect "release g3 (its own member, the group token)" "2 1" "$(callq "$Q6" release 1 g3 "$GT" | line)"
+mapfile -t D < <(calldq "$Q6" dequeue 5 30000 5 1)
+expect "g4 redelivered alone (a group of one), attempt 2" "1 g4 2" "${D[4]} ${D[5]} ${D[7]}"
+expect "release it" "2 1" "$(callq "$Q6" release 1 g4 "${D[2]}" | line)"
+# sweep: an expired group is recovered task by task, within the limit
+callq "$Q6" enqueue 3 s1 p s2 p s3 p > /dev/null
+callq "$Q6" dequeue 3 1 5 1 > /dev/null
+sleep 0.05
+expect "sweep limit 2: 2 of the expired group, more" "1 2 0 0 0 1" "$(callq "$Q6" sweep 2 0 '' '' | line)"
+expect "sweep the rest" "1 1 0 0 0 0" "$(callq "$Q6" sweep 2 0 '' '' | line)"
+expect "nothing leased, no groups" "0 0 0" "$("${R[@]}" ZCOUNT "$(gk leases)" -inf '(inf') $("${R[@]}" HLEN "$(gk groups)") $("${R[@]}" HGET "$(gk meta)" grouped)"
+expect "bad group flag" "-1 *" "$(callq "$Q6" dequeue 5 30000 5 2 | line)"
+
 # --- extend ---------------------------------------------------------------------
 expect "extend ok" "1 *" "$(call extend a "$TA" 60000 | line)"
 expect "extend stale" "-2" "$(call extend a 12345 '' | line)"
@@ -223,7 +259,7 @@ expect "stats timed_out" "1" "$(field timed_out <<< "$ST")"
 expect "stats dead_lettered" "2" "$(field dead_lettered <<< "$ST")"
 expect "stats working_limit unset" "-1" "$(field working_limit <<< "$ST")"
 expect "stats oldest age >= 100" "1" "$(( $(field oldest_pending_age_ms <<< "$ST") >= 100 ))"
-expect "stats via EVALSHA_RO" "1" "$("${R[@]}" EVALSHA_RO "${SHA[stats]}" 8 $(for p in pending delayed leases dead tasks meta rate working; do printf 'relq:{%s}:%s ' "$Q" $p; done) | head -1)"
+expect "stats via EVALSHA_RO" "1" "$("${R[@]}" EVALSHA_RO "${SHA[stats]}" 9 $(for p in pending delayed leases dead tasks meta rate working groups; do printf 'relq:{%s}:%s ' "$Q" $p; done) | head -1)"
 
 # --- configure: working limit, paused, rate limit -------------------------------------
 expect "configure working_limit 1" "1" "$(call configure working_limit 1 | line)"

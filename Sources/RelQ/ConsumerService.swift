@@ -77,7 +77,8 @@ public final class ConsumerService: Service, Sendable {
     public let configuration: Configuration
     let logger: Logger
     let handler: Handler
-    private let inFlight = Mutex<[Int64: Delivery]>([:])
+    /// Deliveries being handled, by (task id, lease token): the tasks of a lease group share a token.
+    private let inFlight = Mutex<[LeaseKey: Delivery]>([:])
 
     /// Creates a consumer loop; nothing runs until ``run()``.
     /// - Parameters:
@@ -124,15 +125,15 @@ public final class ConsumerService: Service, Sendable {
                 }
                 for delivery in deliveries {
                     slots.take()
-                    inFlight.withLock { $0[delivery.lease.token] = delivery }
+                    inFlight.withLock { $0[LeaseKey(delivery)] = delivery }
                     group.addTask { [self] in
                         // A slot keeps working while each release brings the next task along.
                         var current: Delivery? = delivery
                         while let task = current {
                             current = await self.handle(task)
                             inFlight.withLock { inFlight in
-                                _ = inFlight.removeValue(forKey: task.lease.token)
-                                if let next = current { inFlight[next.lease.token] = next }
+                                _ = inFlight.removeValue(forKey: LeaseKey(task))
+                                if let next = current { inFlight[LeaseKey(next)] = next }
                             }
                         }
                         slots.give()
@@ -352,5 +353,16 @@ final class Slots: Sendable {
             }
             waiter?.resume()
         }
+    }
+}
+
+/// A delivery's identity: its task id and lease token (unique per delivery together).
+private struct LeaseKey: Hashable {
+    let id: String
+    let token: Int64
+
+    init(_ delivery: Delivery) {
+        id = delivery.id
+        token = delivery.lease.token
     }
 }

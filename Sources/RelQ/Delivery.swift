@@ -52,9 +52,13 @@ public struct Delivery: Sendable, Hashable {
     }
 }
 
-/// A consumer's hold on a task: a token unique to this delivery and the deadline of the lease.
+/// A consumer's hold on a task: a lease token and the deadline of the lease. The pair (task id,
+/// token) is unique per delivery.
 public struct Lease: Sendable, Hashable {
-    /// The lease token; unique per delivery within a queue.
+    /// The lease token. Positive: unique to this delivery within the queue. Negative: the token of
+    /// a lease group, shared by the tasks one `dequeue(max:)` call leased together
+    /// (``ReliableQueue/Configuration/leaseGroups``); with the task id it still names exactly
+    /// this delivery.
     public let token: Int64
     /// When the lease runs out (server clock), unless extended.
     public let deadline: ServerTime

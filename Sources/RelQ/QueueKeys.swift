@@ -7,7 +7,7 @@ struct QueueKeys: Sendable, Hashable {
     /// The key parts in their canonical order (the order scripts take them in). `working` holds
     /// only leases written by the queue-layout-1 scripts (`lua/README.md`): swept, counted,
     /// inspected and removed, never written.
-    static let parts = ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "meta", "rate", "signal", "working"]
+    static let parts = ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "meta", "rate", "signal", "working", "groups"]
 
     /// The queue's name (already validated).
     let queue: String

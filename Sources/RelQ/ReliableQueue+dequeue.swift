@@ -10,6 +10,11 @@ extension ReliableQueue {
     ///
     /// Concurrent calls with `max: 1` are merged into one script call; each caller still gets its
     /// own delivery (or none, with the shared reason).
+    ///
+    /// With `max` above 1 (and ``Configuration/leaseGroups``, the default) the call's tasks are
+    /// leased as one *lease group*: one lease entry in Redis, one negative token shared by the
+    /// deliveries. Releasing them together (`release(deliveries)`) is cheapest; each can still
+    /// be released, requeued or extended alone.
     /// - Parameters:
     ///   - max: the most tasks to take, 1–1000.
     ///   - wait: how long to wait for a task; nil returns at once.
@@ -56,11 +61,7 @@ extension ReliableQueue {
         let milliseconds = Swift.max(1, duration.wholeMilliseconds)
         let seconds = "\(milliseconds / 1000).\(String(milliseconds % 1000 + 1000).dropFirst())"
         let wait = RedisCommand(["BLPOP", keys.key("signal"), seconds], routingKey: keys.key("signal"))
-        let dequeue = scripts.dequeue.command(argumentCount: 3) { writer in
-            writer.append(max)
-            writer.append(arguments.leaseMilliseconds)
-            writer.append(arguments.maxAttempts)
-        }
+        let dequeue = context.dequeueCommand(max: max, script: scripts.dequeue, arguments: arguments)
         guard let reply = try await client.sendBlocking(.pipeline([wait, dequeue]), timeout: duration) else {
             // Every blocking connection is busy: fall back to a short sleep.
             try await Task.sleep(for: Swift.min(duration, .milliseconds(20)))
@@ -82,12 +83,20 @@ extension ReliableQueue {
 extension ScriptContext {
     /// One dequeue script call for up to `max` tasks.
     func sendDequeue(max: Int, script bound: BoundScript, arguments: ReliableQueue.Configuration.Validated) async throws -> ReliableQueue.DequeueResult {
-        let command = bound.command(argumentCount: 3) { writer in
+        let command = dequeueCommand(max: max, script: bound, arguments: arguments)
+        return try parseDequeue(try await client.run(command, script: bound.script), max: max, script: bound.script)
+    }
+
+    /// The dequeue script call for up to `max` tasks: a lease group when `max` is above 1 and the
+    /// configuration asks for groups (the script's 4th argument).
+    func dequeueCommand(max: Int, script bound: BoundScript, arguments: ReliableQueue.Configuration.Validated) -> RedisCommand {
+        let group = max > 1 && arguments.leaseGroups
+        return bound.command(argumentCount: group ? 4 : 3) { writer in
             writer.append(max)
             writer.append(arguments.leaseMilliseconds)
             writer.append(arguments.maxAttempts)
+            if group { writer.append("1") }
         }
-        return try parseDequeue(try await client.run(command, script: bound.script), max: max, script: bound.script)
     }
 
     /// Turns a dequeue script reply into a result (and records the metrics).
@@ -98,7 +107,8 @@ extension ScriptContext {
         switch status {
         case 1:
             // first token, shared deadline, n; then 3 values per task (id, stored value, attempt);
-            // then (task number, deadline) pairs for tasks with their own lease.
+            // then (task number, deadline) pairs for tasks with their own lease. A negative first
+            // token is a lease group's: every task of the call holds it.
             let firstToken = try elements.int(2, script)
             let sharedDeadline = try elements.int(3, script)
             let count = Int(try elements.int(4, script))
@@ -126,7 +136,7 @@ extension ScriptContext {
                     payload: value.payload,
                     attempt: Int(try elements.int(base + 2, script)),
                     lease: Lease(
-                        token: firstToken + Int64(index),
+                        token: firstToken < 0 ? firstToken : firstToken + Int64(index),
                         deadline: ServerTime(millisecondsSince1970: deadlines?[index] ?? sharedDeadline)),
                     enqueuedAt: ServerTime(millisecondsSince1970: value.enqueuedMilliseconds),
                     deliveredAt: now))

@@ -5,12 +5,15 @@ extension BenchScenario {
     /// The floor of a batched cycle on this server: the data-structure work a fenced cycle
     /// cannot do without, as plain multi-element commands (no scripts, no counters, no checks).
     ///
-    /// Per batch of `batch` tasks, four round trips (the queue layout of `lua/README.md`, where the
-    /// lease member `id:token` is the fence):
+    /// Per batch of `batch` tasks, four round trips (the queue layout of `lua/README.md`, where a
+    /// batch dequeue leases its tasks as one lease group):
     /// 1. `HSET tasks` (id → 107-byte value) and `LPUSH pending` — store and queue;
     /// 2. `RPOP pending batch` — take;
-    /// 3. `HMGET tasks` and `ZADD leases` (deadline → `id:token`) — lease;
-    /// 4. `ZREM leases` and `HDEL tasks` — release.
+    /// 3. `HMGET tasks`, `ZADD leases` (deadline → the group's token) and `HSET groups` (token →
+    ///    the ids) — lease;
+    /// 4. `HGET groups`, `ZREM leases`, `HDEL groups` and `HDEL tasks` — release.
+    /// (Before the seventh session: one `leases` member `id:token` per task, `ZADD` and `ZREM` of
+    /// `batch` members.)
     ///
     /// Not a queue (no atomicity, no idempotency, no limits): the floor that RelQ's three scripts
     /// are compared with, in server CPU per task from `INFO cpu`.
@@ -24,14 +27,14 @@ extension BenchScenario {
         let key = "floor \(batch)x\(workers)"
         if let cached = context.cycles.withLock({ $0[key] }) { return cached }
         func name(_ part: String) -> String { "relq:{relq-bench-floor}:\(part)" }
-        let (tasks, pending, leases) = (name("tasks"), name("pending"), name("leases"))
+        let (tasks, pending, leases, groups) = (name("tasks"), name("pending"), name("leases"), name("groups"))
         let client = context.client
         let value = String(repeating: "x", count: BenchContext.payload.count + 7)
         let deadline = "1790000000000"
         let nextID = Atomic<Int>(1)
         let anchor = "~relq anchor~" + String(repeating: "~", count: 120)
         _ = try await client.send(.pipeline([
-            RedisCommand(["DEL", tasks, pending, leases]),
+            RedisCommand(["DEL", tasks, pending, leases, groups]),
             RedisCommand(["HSET", tasks, "", anchor]), RedisCommand(["ZADD", leases, "inf", anchor]),
         ]))
 
@@ -45,17 +48,18 @@ extension BenchScenario {
 
             let popped = (try await client.send("RPOP", pending, String(batch))).array?.compactMap(\.string) ?? []
             guard !popped.isEmpty else { return 0 }
-            var lease = ["ZADD", leases]
-            lease.reserveCapacity(2 + 2 * popped.count)
-            let members = popped.map { "\($0):\($0)" } // id:token (the token: any unique number)
-            for member in members { lease += [deadline, member] }
-            _ = try await client.send(.pipeline([RedisCommand(["HMGET", tasks] + popped), RedisCommand(lease)]))
+            let token = "-" + popped[0]  // any unique number
             _ = try await client.send(.pipeline([
-                RedisCommand(["ZREM", leases] + members), RedisCommand(["HDEL", tasks] + popped),
+                RedisCommand(["HMGET", tasks] + popped), RedisCommand(["ZADD", leases, deadline, token]),
+                RedisCommand(["HSET", groups, token, popped.joined(separator: ",")]),  // about the size of the packed ids
+            ]))
+            _ = try await client.send(.pipeline([
+                RedisCommand(["HGET", groups, token]), RedisCommand(["ZREM", leases, token]),
+                RedisCommand(["HDEL", groups, token]), RedisCommand(["HDEL", tasks] + popped),
             ]))
             return popped.count
         }
-        _ = try await client.send(RedisCommand(["DEL", tasks, pending, leases]))
+        _ = try await client.send(RedisCommand(["DEL", tasks, pending, leases, groups]))
         context.cycles.withLock { $0[key] = result }
         return result
     }

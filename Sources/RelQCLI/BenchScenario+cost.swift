@@ -18,7 +18,7 @@ extension BenchScenario {
             BenchResult(
                 "cost", "server_cpu_floor_batch100", value: floor.serverMicrosecondsPerTask, unit: "us/task",
                 notes: "the data-structure floor: the same work as plain multi-element commands "
-                    + "(HSET+LPUSH, RPOP, HMGET+ZADD+HSET, ZREM+HDEL+HDEL; no scripts) on the encodings RelQ keeps, "
+                    + "(HSET+LPUSH, RPOP, HMGET+ZADD+HSET of one lease group, HGET+ZREM+HDEL+HDEL; no scripts) on the encodings RelQ keeps, "
                     + "\(floor.tasks) tasks"),
             BenchResult(
                 "cost", "server_cpu_batch100", value: batched.serverMicrosecondsPerTask, unit: "us/task",

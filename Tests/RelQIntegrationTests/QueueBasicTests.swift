@@ -126,7 +126,9 @@ struct QueueBasicTests {
             #expect(first.reason == nil)
             #expect(first.deliveries.map(\.id) == (0..<100).map { "id-\($0)" })
             #expect(first.deliveries.allSatisfy { $0.attempt == 1 })
-            #expect(Set(first.deliveries.map(\.lease.token)).count == 100)
+            // One lease group: one (negative) token shared; (id, token) names each delivery.
+            #expect(Set(first.deliveries.map(\.lease.token)).count == 1 && first.deliveries[0].lease.token < 0)
+            #expect(Set(first.deliveries.map { "\($0.id):\($0.lease.token)" }).count == 100)
             #expect(try await queue.release(first.deliveries) == Array(repeating: .released, count: 100))
             let stats = try await queue.stats()
             #expect(stats.pending == 2400 && stats.working == 0 && stats.releasedTotal == 100)

@@ -59,7 +59,8 @@ struct QueueLeaseLayoutTests {
     /// no trace in `leases`. (Ids and tokens holding ':' or glob characters, which only other
     /// clients can send: `scripts/lua-smoke.sh`.)
     @Test func staleTokensLeaveTheLeaseAndNoTrace() async throws {
-        try await withSharedQueue { queue, server in
+        // (per-task members: a batch without a lease group)
+        try await withSharedQueue(configuration: .init(leaseGroups: false)) { queue, server in
             let prefix = "relq:{\(queue.name)}:"
             try await queue.enqueue(text: "a", id: "a1")
             try await queue.enqueue(text: "b", id: "a")

@@ -137,8 +137,9 @@ struct QueueLeaseTests {
 
     /// One dequeue call returns the shared deadline once and a deadline only for tasks with their
     /// own lease: each delivery must still get its own deadline and token, and be releasable.
-    @Test func mixedLeasesInOneDequeueCall() async throws {
-        try await withSharedQueue(configuration: .init(leaseTimeout: .seconds(30))) { queue, _ in
+    /// With a lease group the tasks share one token, the ones with their own lease outside the group.
+    @Test(arguments: [false, true]) func mixedLeasesInOneDequeueCall(groups: Bool) async throws {
+        try await withSharedQueue(configuration: .init(leaseTimeout: .seconds(30), leaseGroups: groups)) { queue, _ in
             let leases: [Duration?] = [nil, .seconds(5), nil, .milliseconds(800), .seconds(30)]
             _ = try await queue.enqueue(batch: leases.enumerated().map { index, lease in
                 .init(payload: Array("task \(index)".utf8), id: "m\(index)", leaseTimeout: lease)
@@ -147,12 +148,15 @@ struct QueueLeaseTests {
             #expect(deliveries.map(\.id) == ["m0", "m1", "m2", "m3", "m4"])
             #expect(deliveries.map { $0.lease.deadline.duration(since: $0.deliveredAt) } == leases.map { $0 ?? .seconds(30) })
             #expect(deliveries.map(\.payload) == (0..<5).map { Array("task \($0)".utf8) })
-            #expect(Set(deliveries.map(\.lease.token)).count == 5)
+            #expect(Set(deliveries.map(\.lease.token)).count == (groups ? 1 : 5))
             for delivery in deliveries {
                 #expect(try await queue.task(id: delivery.id)?.time == delivery.lease.deadline)
             }
-            // Each token fences its own task: a token of another task of the call is stale.
-            await expectError(.staleLease) { try await queue.release(id: "m1", token: deliveries[0].lease.token) }
+            // Each token fences its own task: a token of another task of the call is stale; so
+            // is any other token for a grouped task (in or outside the group).
+            let other = groups ? deliveries[0].lease.token - 1 : deliveries[0].lease.token
+            await expectError(.staleLease) { try await queue.release(id: "m1", token: other) }
+            await expectError(.staleLease) { try await queue.release(id: "m2", token: groups ? other : deliveries[1].lease.token) }
             #expect(try await queue.release(deliveries) == Array(repeating: .released, count: 5))
         }
     }

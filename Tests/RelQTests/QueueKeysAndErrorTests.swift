@@ -8,7 +8,7 @@ struct QueueKeysTests {
         let keys = QueueKeys(queue: "emails")
         #expect(keys.key("pending") == "relq:{emails}:pending")
         #expect(keys.all == QueueKeys.parts.map { "relq:{emails}:\($0)" })
-        #expect(keys.all.count == 11)
+        #expect(keys.all.count == 12)
         for key in keys.all {
             // The hash tag is exactly the queue name: the first { … } of the key.
             let open = key.firstIndex(of: "{")!
@@ -18,13 +18,13 @@ struct QueueKeysTests {
     }
 
     @Test func partsInCanonicalOrder() {
-        #expect(QueueKeys.parts == ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "meta", "rate", "signal", "working"])
+        #expect(QueueKeys.parts == ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "meta", "rate", "signal", "working", "groups"])
     }
 
     @Test func scriptKeysFollowTheContractOrder() {
         let keys = QueueKeys(queue: "q")
         #expect(keys.keys(for: LuaScripts.enqueue) == ["pending", "delayed", "tasks", "state", "meta", "signal"].map { "relq:{q}:\($0)" })
-        #expect(keys.keys(for: LuaScripts.dequeue) == ["pending", "delayed", "leases", "tasks", "state", "meta", "rate", "signal"].map { "relq:{q}:\($0)" })
+        #expect(keys.keys(for: LuaScripts.dequeue) == ["pending", "delayed", "leases", "tasks", "state", "meta", "rate", "signal", "groups"].map { "relq:{q}:\($0)" })
         for script in LuaScripts.all {
             // Every script's parts are a subsequence of the canonical order.
             let indices = script.keys.map { QueueKeys.parts.firstIndex(of: $0) }

@@ -78,7 +78,7 @@ struct RedisCommandTests {
         let bound = BoundScript(LuaScripts.stats, keys: QueueKeys(queue: "q").keys(for: LuaScripts.stats))
         let command = bound.command(argumentCount: 0) { _ in }
         #expect(command.name == "EVALSHA_RO")
-        #expect(command.encoded.starts(with: bytes("*11\r\n$10\r\nEVALSHA_RO\r\n")))
+        #expect(command.encoded.starts(with: bytes("*12\r\n$10\r\nEVALSHA_RO\r\n")))
     }
 }
 

@@ -252,16 +252,17 @@ return {1, n, rcall('ZCARD', dead)}
 
     static let dequeue = LuaScript(
         name: "dequeue",
-        sha1: "8edb25acf2ba6bdbec7986f04d357910d1d20e75",
-        keys: ["pending", "delayed", "leases", "tasks", "state", "meta", "rate", "signal"],
+        sha1: "096494550aacfb2afe0eb93abce03b3dca820b0f",
+        keys: ["pending", "delayed", "leases", "tasks", "state", "meta", "rate", "signal", "groups"],
         readOnly: false,
         source: #"""
 -- dequeue: lease up to `max` ready tasks (oldest first) to a consumer.
 --
--- KEYS: pending delayed leases tasks state meta rate signal
+-- KEYS: pending delayed leases tasks state meta rate signal groups
 --   KEYS[1] pending  LIST  ready ids; the rightmost is the oldest (RPOP)
 --   KEYS[2] delayed  ZSET  id -> due time ms (due ones are promoted first)
---   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms (one member per leased task)
+--   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms (one member per leased task), or
+--                          "token" (a negative token, no ':') -> deadline of a lease group
 --   KEYS[4] tasks    HASH  id -> 7-byte header + payload
 --   KEYS[5] state    HASH  id -> "attempts::maxAttempts:leaseMs" (tasks delivered before,
 --                          or with their own lease / max attempts; see lua/README.md)
@@ -270,9 +271,13 @@ return {1, n, rcall('ZCARD', dead)}
 --                          of leases without a state entry (lease_ms, max_attempts)
 --   KEYS[7] rate     STRING fixed-window dequeue counter (PEXPIRE = window)
 --   KEYS[8] signal   LIST  wake-up token (at most one element)
+--   KEYS[9] groups   HASH  group token -> cmsgpack array of the ids it still leases
+--                          (meta grouped = the number of tasks held by groups)
 -- ARGV[1] max                   tasks to take, 1..1000
 -- ARGV[2] default_lease_ms      integer ms > 0, used when the task has no override
 -- ARGV[3] default_max_attempts  integer > 0, used when the task has no override
+-- ARGV[4] group (optional)      '1' = lease this call's tasks as ONE lease group; absent or ''
+--                               = one lease member per task
 -- Returns (now = server time in ms):
 --   {1, now, first_token, deadline_ms, n, id1, value1, attempt1, ..., idn, valuen, attemptn,
 --    k, deadline_k, ...}
@@ -282,6 +287,9 @@ return {1, n, rcall('ZCARD', dead)}
 --       ends at deadline_ms, unless a pair (k, deadline_k) after the tasks says otherwise
 --       (a task with its own lease_ms). Tokens and the shared deadline are not repeated
 --       per task: each reply element costs the server a conversion.
+--       With group = '1', first_token is negative and EVERY task of the call holds it: the
+--       tasks with deadline_ms share one lease member (the token) and one groups entry
+--       (their ids); a task with its own deadline has the member "id:token".
 --   {2, now, next_due_in_ms}   nothing ready; ms until the earliest delayed task
 --                              is due, or -1 when there is none
 --   {3, now}                   queue paused
@@ -293,11 +301,14 @@ return {1, n, rcall('ZCARD', dead)}
 -- any other delivery writes "attempts::maxAttempts:leaseMs" to state. The first dequeue of a
 -- queue records its defaults in meta; a dequeue with other defaults replaces them only while no
 -- lease is held, else it writes state entries for its tasks.
+-- A lease group costs one leases member and one groups field per call instead of one member per
+-- task; release, requeue, extend and remove take single tasks out of it (O(group size) each),
+-- sweep recovers an expired group's tasks one by one (see lua/README.md, "Lease groups").
 -- Cost: O(max + promoted) with a constant number of commands.
 
 local rcall = redis.call
-local pending, delayed, leases, tasks, state, meta, rate, signal =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local pending, delayed, leases, tasks, state, meta, rate, signal, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
@@ -332,11 +343,16 @@ local defLease = int(ARGV[2], 1, MAX_MS)
 if not defLease then return {-1, 'default_lease_ms must be an integer in 1..' .. MAX_MS} end
 local defMax = int(ARGV[3], 1, MAX_ATTEMPTS)
 if not defMax then return {-1, 'default_max_attempts must be an integer in 1..' .. MAX_ATTEMPTS} end
+if #ARGV > 4 or (#ARGV == 4 and ARGV[4] ~= '' and ARGV[4] ~= '1') then
+  return {-1, "expected 3 arguments, or a 4th: group '' or '1'"}
+end
+local group = ARGV[4] == '1'
 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 
-local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms', 'lease_ms', 'max_attempts')
+local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms', 'lease_ms', 'max_attempts',
+  'grouped')
 if cfg[1] == '1' then return {3, now} end
 
 -- Promote due delayed tasks, in due order (the earliest due is taken first).
@@ -352,7 +368,9 @@ end
 local k = max
 local wlimit = tonumber(cfg[2])
 if wlimit then
+  -- Leased tasks: the members but the anchor, a group counted by its tasks.
   local wcount = rcall('ZCOUNT', leases, '-inf', '(inf')
+  if cfg[7] then wcount = wcount - rcall('HLEN', groups) + tonumber(cfg[7]) end
   if wlimit - wcount < k then k = wlimit - wcount end
   if k <= 0 then return {4, now, wcount, wlimit} end
 end
@@ -417,7 +435,7 @@ if m > 0 then
   end
   local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
   local overrides, no = {}, 0
-  local zadd, hset, nh = {'inf', ANCHOR}, {'', ANCHOR}, 2
+  local zadd, hset, nh, nz = {'inf', ANCHOR}, {'', ANCHOR}, 2, 0
   local units = (base + 1) % 10
   local tens = (base + 1 - units) / 10
   local tensText = tens > 0 and string.format('%d', tens) or ''
@@ -427,6 +445,13 @@ if m > 0 then
   local defDeadline = now + defLease
   local defDeadlineText = string.format('%d', defDeadline)
   out[3], out[4], out[5] = base + 1, defDeadline, m
+  -- A lease group: every task holds the token -(base + 1); the ones with the shared deadline
+  -- are listed in gids (one member, one groups field), the others get "id:token" members.
+  local gids, ng, gtoken = nil, 0, nil
+  if group then
+    gids, gtoken = {}, string.format('%d', -(base + 1))
+    out[3] = -(base + 1)
+  end
   for j = 1, m do
     local i = live and live[j] or j
     local id, body = ids[i], bodies[i]
@@ -451,15 +476,30 @@ if m > 0 then
       hset[nh + 2] = '1' .. defSuffix
       nh = nh + 2
     end
-    zadd[2 * j + 1] = deadlineText
-    zadd[2 * j + 2] = id .. ':' .. tensText .. DIGITS[units + 1] -- the lease: id and token base + j
-    units = units + 1
-    if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
+    if not group then
+      zadd[2 * j + 1] = deadlineText
+      zadd[2 * j + 2] = id .. ':' .. tensText .. DIGITS[units + 1] -- the lease: id and token base + j
+      units = units + 1
+      if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
+    elseif deadlineText == defDeadlineText then
+      ng = ng + 1
+      gids[ng] = id
+    else
+      nz = nz + 2
+      zadd[nz + 1] = deadlineText
+      zadd[nz + 2] = id .. ':' .. gtoken
+    end
     out[3 * j + 3] = id
     out[3 * j + 4] = body
     out[3 * j + 5] = attempts
   end
   for j = 1, no do out[3 * m + 5 + j] = overrides[j] end
+  if ng > 0 then
+    zadd[nz + 3] = defDeadlineText
+    zadd[nz + 4] = gtoken
+    rcall('HSET', groups, gtoken, cmsgpack.pack(gids))
+    rcall('HINCRBY', meta, 'grouped', string.format('%d', ng))
+  end
   chunked('ZADD', leases, zadd, 1000)
   if nh > 2 then chunked('HSET', state, hset, 1000) end
   if rlimit then
@@ -708,17 +748,20 @@ return out
 
     static let extend = LuaScript(
         name: "extend",
-        sha1: "dd8148711dc5a1e1d4f158570582c4352a8f3c37",
-        keys: ["leases", "tasks", "state", "meta"],
+        sha1: "d5ab4e65cf9100e173ee360c46d81b93621b9abb",
+        keys: ["leases", "tasks", "state", "meta", "groups"],
         readOnly: false,
         source: #"""
 -- extend: push back the lease deadline of a leased task (heartbeat).
 --
--- KEYS: leases tasks state meta
---   KEYS[1] leases   ZSET  "id:token" -> lease deadline ms
+-- KEYS: leases tasks state meta groups
+--   KEYS[1] leases   ZSET  "id:token" -> lease deadline ms; "token" -> deadline of a lease group
 --   KEYS[2] tasks    HASH  id -> header + payload (only to tell stale from not found)
 --   KEYS[3] state    HASH  id -> "attempts::maxAttempts:leaseMs"
---   KEYS[4] meta     HASH  lease_ms: the lease of a lease without a state entry
+--   KEYS[4] meta     HASH  lease_ms: the lease of a lease without a state entry; grouped
+--   KEYS[5] groups   HASH  group token -> cmsgpack array of the ids it still leases: a task of
+--                          a group is taken out of it and gets its own member "id:token" with
+--                          the new deadline (O(group size)); the rest of the group keeps its own
 -- ARGV[1] id
 -- ARGV[2] token     lease token from dequeue
 -- ARGV[3] lease_ms  integer ms > 0; '' = the task's lease fixed at its first delivery
@@ -729,9 +772,32 @@ return out
 --   {-1, message} invalid argument (nothing changed)
 
 local rcall = redis.call
-local leases, tasks, state, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local leases, tasks, state, meta, groups = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
 local MAX_MS = 3153600000000 -- 100 years
+
+-- Takes id out of the lease group `token` (a negative token): true when the group listed it.
+-- The group is written back without it, or deleted with its leases member once empty; meta
+-- grouped counts one task fewer. O(group size).
+local function takeFromGroup(leases, groups, meta, token, id)
+  if string.byte(token, 1) ~= 45 then return false end
+  local packed = rcall('HGET', groups, token)
+  if not packed then return false end
+  local list = cmsgpack.unpack(packed)
+  local rest, r, found = {}, 0, false
+  for j = 1, #list do
+    if not found and list[j] == id then found = true else r = r + 1; rest[r] = list[j] end
+  end
+  if not found then return false end
+  if r == 0 then
+    rcall('ZREM', leases, token)
+    rcall('HDEL', groups, token)
+  else
+    rcall('HSET', groups, token, cmsgpack.pack(rest))
+  end
+  rcall('HINCRBY', meta, 'grouped', '-1')
+  return true
+end
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -751,9 +817,19 @@ end
 
 -- The fence: the lease member "id:token" (a token never holds ':').
 local member = id .. ':' .. token
-if string.find(token, ':', 1, true) or not rcall('ZSCORE', leases, member) then
-  if rcall('HEXISTS', tasks, id) == 1 then return {-2} end
-  return {-3}
+if string.find(token, ':', 1, true) then return rcall('HEXISTS', tasks, id) == 1 and {-2} or {-3} end
+local grouped = false -- the task is in the lease group of token (taken out below)
+if not rcall('ZSCORE', leases, member) then
+  local packed = string.byte(token, 1) == 45 and rcall('HGET', groups, token)
+  if packed then
+    for _, gid in ipairs(cmsgpack.unpack(packed)) do
+      if gid == id then grouped = true; break end
+    end
+  end
+  if not grouped then
+    if rcall('HEXISTS', tasks, id) == 1 then return {-2} end
+    return {-3}
+  end
 end
 if not lease then
   local s = rcall('HGET', state, id)
@@ -764,7 +840,8 @@ if not lease then return {-1, 'no lease_ms given and none stored'} end
 
 local t = rcall('TIME')
 local deadline = t[1] * 1000 + math.floor(t[2] / 1000) + lease
-rcall('ZADD', leases, 'XX', string.format('%d', deadline), member) -- a string: Redis formats numbers with %.17g
+if grouped then takeFromGroup(leases, groups, meta, token, id) end
+rcall('ZADD', leases, string.format('%d', deadline), member) -- a string: Redis formats numbers with %.17g
 return {1, deadline}
 
 """#
@@ -772,23 +849,24 @@ return {1, deadline}
 
     static let inspect = LuaScript(
         name: "inspect",
-        sha1: "674e6d46325437bdad6174fccd59280ff0c52066",
-        keys: ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "working"],
+        sha1: "ac589e583705176609a9974d935098c19e8d1715",
+        keys: ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "working", "groups"],
         readOnly: true,
         source: #"""
 #!lua flags=no-writes
 -- inspect: where a task is and its data (read-only: run with EVALSHA_RO).
 --
--- KEYS: pending delayed leases dead tasks state errors working
+-- KEYS: pending delayed leases dead tasks state errors working groups
 --   KEYS[1] pending  LIST  (declared for completeness; a task in tasks but in no
 --                          ZSET and without a lease is pending: the list is not scanned)
 --   KEYS[2] delayed  ZSET  id -> due time ms
---   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms
+--   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms; "token" -> deadline of a lease group
 --   KEYS[4] dead     ZSET  id -> time dead-lettered ms
 --   KEYS[5] tasks    HASH  id -> header + payload
 --   KEYS[6] state    HASH  id -> "attempts::maxAttempts:leaseMs"
 --   KEYS[7] errors   HASH  id -> last error
 --   KEYS[8] working  ZSET  id -> lease deadline ms (leases of queue layout 1)
+--   KEYS[9] groups   HASH  group token -> cmsgpack array of the ids it still leases
 -- ARGV[1] id
 -- Returns {1, state, attempts, time_ms, enqueued_ms, last_error, payload}
 --   state 'pending' | 'delayed' | 'working' | 'dead'; time_ms = due time (delayed),
@@ -798,12 +876,13 @@ return {1, deadline}
 -- Cost: O(1) for a delayed or dead task, else O(leases held) (the lease is found by a scan).
 
 local rcall = redis.call
-local pending, delayed, leases, dead, tasks, state, errors, working =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local pending, delayed, leases, dead, tasks, state, errors, working, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 
--- The lease member "id:token" of a task, and its deadline, or nil. Leases are keyed by member, so
--- this scans them (ZSCAN, matched in Redis): O(leases held).
-local function findLease(leases, id)
+-- The lease member of a task and its deadline, or nil: its own member "id:token", else the token
+-- of the lease group listing it (the member of the group). Leases are keyed by member and groups
+-- by token, so this scans both (ZSCAN matched in Redis, then HSCAN): O(leases held).
+local function findLease(leases, groups, id)
   local pattern = string.gsub(id, '[%*%?%[%]\\]', '\\%0') .. ':*'
   local cursor = '0'
   repeat
@@ -811,7 +890,17 @@ local function findLease(leases, id)
     cursor = r[1]
     local found = r[2]
     for j = 1, #found, 2 do
-      if string.match(found[j], '^(.*):%d+$') == id then return found[j], found[j + 1] end
+      if string.match(found[j], '^(.*):%-?%d+$') == id then return found[j], found[j + 1] end
+    end
+  until cursor == '0'
+  repeat
+    local r = rcall('HSCAN', groups, cursor, 'COUNT', '100')
+    cursor = r[1]
+    local found = r[2]
+    for j = 1, #found, 2 do
+      for _, gid in ipairs(cmsgpack.unpack(found[j + 1])) do
+        if gid == id then return found[j], rcall('ZSCORE', leases, found[j]) end
+      end
     end
   until cursor == '0'
   return nil
@@ -829,7 +918,7 @@ if score then where = 'delayed' else
   score = rcall('ZSCORE', dead, id)
   if score then where = 'dead' else
     score = rcall('ZSCORE', working, id)
-    if not score then score = select(2, findLease(leases, id)) end
+    if not score then score = select(2, findLease(leases, groups, id)) end
     if score then where = 'working' end
   end
 end
@@ -907,20 +996,21 @@ return out
 
     static let release = LuaScript(
         name: "release",
-        sha1: "de0b5095b556c0341393391c667c77494d12a488",
-        keys: ["pending", "leases", "tasks", "state", "errors", "meta", "signal"],
+        sha1: "c7421d23d3d6576125ee92f644be25cd03226f65",
+        keys: ["pending", "leases", "tasks", "state", "errors", "meta", "signal", "groups"],
         readOnly: false,
         source: #"""
 -- release (ack): finish leased tasks and delete their data.
 --
--- KEYS: pending leases tasks state errors meta signal
+-- KEYS: pending leases tasks state errors meta signal groups
 --   KEYS[1] pending  LIST  ready ids (only read: wake-up rule for the working limit)
---   KEYS[2] leases   ZSET  "id:token" -> lease deadline ms
+--   KEYS[2] leases   ZSET  "id:token" -> lease deadline ms; "token" -> deadline of a lease group
 --   KEYS[3] tasks    HASH  id -> header + payload
 --   KEYS[4] state    HASH  id -> "attempts::maxAttempts:leaseMs"
 --   KEYS[5] errors   HASH  id -> last error
---   KEYS[6] meta     HASH  counter released; setting working_limit
+--   KEYS[6] meta     HASH  counters released, grouped; setting working_limit
 --   KEYS[7] signal   LIST  wake-up token (at most one element)
+--   KEYS[8] groups   HASH  group token -> cmsgpack array of the ids it still leases
 -- ARGV[1] n: number of (id, token) pairs, 1..1000
 -- ARGV[2i], ARGV[2i+1]  id and lease token (decimal, as returned by dequeue)
 -- Returns {2, n} when all n pairs were released; otherwise {1, st1, st2, ...}, one
@@ -931,11 +1021,12 @@ return out
 --      by an earlier pair of this call (a task named twice is released once)
 -- {-1, message} on invalid arguments (nothing changed).
 -- The fence is the lease member "id:token" itself: a pair releases its task exactly when that
--- member is in leases. Cost: O(n) with a constant number of commands.
+-- member is in leases, or when its token is a lease group's (negative) whose ids list the id.
+-- Cost: O(n + size of the groups named) with a constant number of commands per group named.
 
 local rcall = redis.call
-local pending, leases, tasks, state, errors, meta, signal =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local pending, leases, tasks, state, errors, meta, signal, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -948,15 +1039,55 @@ local n = int(ARGV[1], 1, 1000)
 if not n then return {-1, 'n must be an integer in 1..1000'} end
 if #ARGV ~= 1 + 2 * n then return {-1, 'expected 1 + 2*n arguments'} end
 
+-- First a command of the consumer role only (ACL profiles in README.md): another role is
+-- refused here, before anything is written. state holds entries only for tasks delivered before
+-- or enqueued with overrides (empty but for the anchor in a queue without retries).
+local stateLen = rcall('HLEN', state)
 local argv = ARGV -- (a local: every ARGV is a global lookup)
-local find = string.find
--- The lease member of each pair. A token never holds ':' (it is decimal), so "id:token" names
--- one (id, token) only; a pair whose token holds one names no lease (nil).
-local members, check = {}, {'NX'}
+local find, byte = string.find, string.byte
+-- Pairs whose token is a lease group's (negative: '-' first) and whose id the group lists are
+-- released from the group (ingroup[i]); the others name their lease member. A token never
+-- holds ':' (it is decimal), so "id:token" names one (id, token) only; a pair whose token
+-- holds one names no lease (nil). Only reads happen before every pair is validated.
+local members, check, ingroup, taken, hits = {}, {'NX'}, {}, {}, 0
+local named, ngroups = {}, 0 -- group token -> {ids, index of id, left} (false: no such group)
+-- The current token's kind: false = a lease member's token, nil = names no lease (holds ':'),
+-- a table = a lease group. Consecutive pairs usually share a token (a batch), and ARGV strings
+-- are interned, so == is one compare; each string function called costs more than the rest of
+-- a pair's work.
+local prevToken, kind
 for i = 1, n do
   local id, token = argv[2 * i], argv[2 * i + 1]
   if id == '' or token == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
-  if not find(token, ':', 1, true) then
+  if token ~= prevToken then
+    prevToken, kind = token, false
+    if find(token, ':', 1, true) then
+      kind = nil
+    elseif byte(token, 1) == 45 then
+      kind = named[token]
+      if kind == nil then
+        local packed = rcall('HGET', groups, token)
+        kind = false
+        if packed then
+          local list, at = cmsgpack.unpack(packed), {}
+          for j = 1, #list do at[list[j]] = j end
+          kind = {list, at, #list}
+          ngroups = ngroups + 1
+        end
+        named[token] = kind
+      end
+    end
+  end
+  local j = kind and kind[2][id]
+  if j then
+    -- (a repeat of this pair finds the id gone and falls to the member check: not found)
+    kind[2][id] = nil
+    kind[1][j] = false
+    kind[3] = kind[3] - 1
+    ingroup[i] = true
+    hits = hits + 1
+    taken[hits] = id
+  elseif kind ~= nil then
     local member = id .. ':' .. token
     members[i] = member
     check[#check + 1] = '-1'
@@ -979,42 +1110,81 @@ if added > 0 then
   for j = 1, #back do absent[back[j]] = true end
 end
 
-local out, done, ids, m = {1}, {}, {}, 0
-for i = 1, n do
-  local member = members[i]
-  if member and not (absent and absent[member]) then
-    m = m + 1
-    done[m] = member
-    ids[m] = argv[2 * i]
-    out[i + 1] = 1
-  else
-    out[i + 1] = 0 -- decided below: stale or not found
+local out, done, ids, m, nd = {1}, {}, {}, 0, 0
+if hits == n then
+  -- every pair released from a group (a batch acked whole): no status per pair to decide
+  ids, m = taken, n
+else
+  for i = 1, n do
+    local member = members[i]
+    if ingroup[i] then
+      m = m + 1
+      ids[m] = argv[2 * i]
+      out[i + 1] = 1
+    elseif member and not (absent and absent[member]) then
+      m = m + 1
+      nd = nd + 1
+      done[nd] = member
+      ids[m] = argv[2 * i]
+      out[i + 1] = 1
+    else
+      out[i + 1] = 0 -- decided below: stale or not found
+    end
   end
 end
 
 if m > 0 then
   local wbefore
-  local wlimit = tonumber(rcall('HGET', meta, 'working_limit'))
-  if wlimit then wbefore = rcall('ZCOUNT', leases, '-inf', '(inf') end
+  local cfg = rcall('HMGET', meta, 'working_limit', 'grouped')
+  local wlimit = tonumber(cfg[1])
+  if wlimit then
+    -- leased tasks: the members but the anchor, a group counted by its tasks
+    wbefore = rcall('ZCOUNT', leases, '-inf', '(inf')
+    if cfg[2] then wbefore = wbefore - rcall('HLEN', groups) + tonumber(cfg[2]) end
+  end
   -- Every member in done is in leases, so ZREM removes each: fewer removed than named means a
   -- pair was named twice in this call. Only then are repeats found (the first pair releases,
   -- a repeat is "not found", as a retried ack would be).
-  local removed = rcall('ZREM', leases, unpack(done, 1, m))
-  if removed < m then
+  local removed = nd > 0 and rcall('ZREM', leases, unpack(done, 1, nd)) or 0
+  if removed < nd then
     local seen, u = {}, 0
     for i = 1, n do
       if out[i + 1] == 1 then
         local member = members[i]
-        if seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
+        if ingroup[i] then u = u + 1; ids[u] = argv[2 * i]
+        elseif seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
       end
     end
     m = u
   end
+  -- The groups named: what they still lease is written back, an emptied one deleted.
+  if ngroups > 0 then
+    local taken = 0
+    for token, g in pairs(named) do
+      if g then
+        local list = g[1]
+        local size = #list
+        if g[3] < size then
+          taken = taken + size - g[3]
+          if g[3] == 0 then
+            rcall('ZREM', leases, token)
+            rcall('HDEL', groups, token)
+          else
+            local rest, r = {}, 0
+            for j = 1, size do
+              if list[j] then r = r + 1; rest[r] = list[j] end
+            end
+            rcall('HSET', groups, token, cmsgpack.pack(rest))
+          end
+        end
+      end
+    end
+    if taken > 0 then rcall('HINCRBY', meta, 'grouped', string.format('%d', -taken)) end
+  end
   rcall('HDEL', tasks, unpack(ids, 1, m))
   -- state and errors hold entries only for tasks delivered before or that failed: empty (but
   -- for the anchor) in a queue without retries, and then not touched.
-  local hlen = rcall('HLEN', state)
-  if hlen > 1 or (hlen == 1 and rcall('HEXISTS', state, '') == 0) then
+  if stateLen > 1 or (stateLen == 1 and rcall('HEXISTS', state, '') == 0) then
     rcall('HDEL', state, unpack(ids, 1, m))
   end
   if rcall('HLEN', errors) > 0 then rcall('HDEL', errors, unpack(ids, 1, m)) end
@@ -1042,8 +1212,8 @@ return out
 
     static let releaseDequeue = LuaScript(
         name: "release_dequeue",
-        sha1: "7096132d2fe7349cd2d8c81df2ecabaa57b7f0cf",
-        keys: ["pending", "delayed", "leases", "tasks", "state", "errors", "meta", "rate", "signal"],
+        sha1: "572b933b5c5c7a3ea8bf312fe7794d7fc94dfaec",
+        keys: ["pending", "delayed", "leases", "tasks", "state", "errors", "meta", "rate", "signal", "groups"],
         readOnly: false,
         source: #"""
 -- release_dequeue: release (ack) leased tasks, then lease up to `max` ready tasks, in one call.
@@ -1051,7 +1221,7 @@ return out
 -- scripts/generate-lua.sh. Each part behaves exactly as its own script called alone, release
 -- first (so a slot it frees under a working limit is usable by the dequeue).
 --
--- KEYS: pending delayed leases tasks state errors meta rate signal
+-- KEYS: pending delayed leases tasks state errors meta rate signal groups
 --   (the union of both scripts' keys, canonical order)
 -- ARGV[1] max, ARGV[2] default_lease_ms, ARGV[3] default_max_attempts   as for dequeue
 -- ARGV[4] n (1..1000), then n pairs id, token                             as for release
@@ -1062,8 +1232,8 @@ return out
 
 local function release(KEYS, ARGV)
 local rcall = redis.call
-local pending, leases, tasks, state, errors, meta, signal =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local pending, leases, tasks, state, errors, meta, signal, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -1076,15 +1246,55 @@ local n = int(ARGV[1], 1, 1000)
 if not n then return {-1, 'n must be an integer in 1..1000'} end
 if #ARGV ~= 1 + 2 * n then return {-1, 'expected 1 + 2*n arguments'} end
 
+-- First a command of the consumer role only (ACL profiles in README.md): another role is
+-- refused here, before anything is written. state holds entries only for tasks delivered before
+-- or enqueued with overrides (empty but for the anchor in a queue without retries).
+local stateLen = rcall('HLEN', state)
 local argv = ARGV -- (a local: every ARGV is a global lookup)
-local find = string.find
--- The lease member of each pair. A token never holds ':' (it is decimal), so "id:token" names
--- one (id, token) only; a pair whose token holds one names no lease (nil).
-local members, check = {}, {'NX'}
+local find, byte = string.find, string.byte
+-- Pairs whose token is a lease group's (negative: '-' first) and whose id the group lists are
+-- released from the group (ingroup[i]); the others name their lease member. A token never
+-- holds ':' (it is decimal), so "id:token" names one (id, token) only; a pair whose token
+-- holds one names no lease (nil). Only reads happen before every pair is validated.
+local members, check, ingroup, taken, hits = {}, {'NX'}, {}, {}, 0
+local named, ngroups = {}, 0 -- group token -> {ids, index of id, left} (false: no such group)
+-- The current token's kind: false = a lease member's token, nil = names no lease (holds ':'),
+-- a table = a lease group. Consecutive pairs usually share a token (a batch), and ARGV strings
+-- are interned, so == is one compare; each string function called costs more than the rest of
+-- a pair's work.
+local prevToken, kind
 for i = 1, n do
   local id, token = argv[2 * i], argv[2 * i + 1]
   if id == '' or token == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
-  if not find(token, ':', 1, true) then
+  if token ~= prevToken then
+    prevToken, kind = token, false
+    if find(token, ':', 1, true) then
+      kind = nil
+    elseif byte(token, 1) == 45 then
+      kind = named[token]
+      if kind == nil then
+        local packed = rcall('HGET', groups, token)
+        kind = false
+        if packed then
+          local list, at = cmsgpack.unpack(packed), {}
+          for j = 1, #list do at[list[j]] = j end
+          kind = {list, at, #list}
+          ngroups = ngroups + 1
+        end
+        named[token] = kind
+      end
+    end
+  end
+  local j = kind and kind[2][id]
+  if j then
+    -- (a repeat of this pair finds the id gone and falls to the member check: not found)
+    kind[2][id] = nil
+    kind[1][j] = false
+    kind[3] = kind[3] - 1
+    ingroup[i] = true
+    hits = hits + 1
+    taken[hits] = id
+  elseif kind ~= nil then
     local member = id .. ':' .. token
     members[i] = member
     check[#check + 1] = '-1'
@@ -1107,42 +1317,81 @@ if added > 0 then
   for j = 1, #back do absent[back[j]] = true end
 end
 
-local out, done, ids, m = {1}, {}, {}, 0
-for i = 1, n do
-  local member = members[i]
-  if member and not (absent and absent[member]) then
-    m = m + 1
-    done[m] = member
-    ids[m] = argv[2 * i]
-    out[i + 1] = 1
-  else
-    out[i + 1] = 0 -- decided below: stale or not found
+local out, done, ids, m, nd = {1}, {}, {}, 0, 0
+if hits == n then
+  -- every pair released from a group (a batch acked whole): no status per pair to decide
+  ids, m = taken, n
+else
+  for i = 1, n do
+    local member = members[i]
+    if ingroup[i] then
+      m = m + 1
+      ids[m] = argv[2 * i]
+      out[i + 1] = 1
+    elseif member and not (absent and absent[member]) then
+      m = m + 1
+      nd = nd + 1
+      done[nd] = member
+      ids[m] = argv[2 * i]
+      out[i + 1] = 1
+    else
+      out[i + 1] = 0 -- decided below: stale or not found
+    end
   end
 end
 
 if m > 0 then
   local wbefore
-  local wlimit = tonumber(rcall('HGET', meta, 'working_limit'))
-  if wlimit then wbefore = rcall('ZCOUNT', leases, '-inf', '(inf') end
+  local cfg = rcall('HMGET', meta, 'working_limit', 'grouped')
+  local wlimit = tonumber(cfg[1])
+  if wlimit then
+    -- leased tasks: the members but the anchor, a group counted by its tasks
+    wbefore = rcall('ZCOUNT', leases, '-inf', '(inf')
+    if cfg[2] then wbefore = wbefore - rcall('HLEN', groups) + tonumber(cfg[2]) end
+  end
   -- Every member in done is in leases, so ZREM removes each: fewer removed than named means a
   -- pair was named twice in this call. Only then are repeats found (the first pair releases,
   -- a repeat is "not found", as a retried ack would be).
-  local removed = rcall('ZREM', leases, unpack(done, 1, m))
-  if removed < m then
+  local removed = nd > 0 and rcall('ZREM', leases, unpack(done, 1, nd)) or 0
+  if removed < nd then
     local seen, u = {}, 0
     for i = 1, n do
       if out[i + 1] == 1 then
         local member = members[i]
-        if seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
+        if ingroup[i] then u = u + 1; ids[u] = argv[2 * i]
+        elseif seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
       end
     end
     m = u
   end
+  -- The groups named: what they still lease is written back, an emptied one deleted.
+  if ngroups > 0 then
+    local taken = 0
+    for token, g in pairs(named) do
+      if g then
+        local list = g[1]
+        local size = #list
+        if g[3] < size then
+          taken = taken + size - g[3]
+          if g[3] == 0 then
+            rcall('ZREM', leases, token)
+            rcall('HDEL', groups, token)
+          else
+            local rest, r = {}, 0
+            for j = 1, size do
+              if list[j] then r = r + 1; rest[r] = list[j] end
+            end
+            rcall('HSET', groups, token, cmsgpack.pack(rest))
+          end
+        end
+      end
+    end
+    if taken > 0 then rcall('HINCRBY', meta, 'grouped', string.format('%d', -taken)) end
+  end
   rcall('HDEL', tasks, unpack(ids, 1, m))
   -- state and errors hold entries only for tasks delivered before or that failed: empty (but
   -- for the anchor) in a queue without retries, and then not touched.
-  local hlen = rcall('HLEN', state)
-  if hlen > 1 or (hlen == 1 and rcall('HEXISTS', state, '') == 0) then
+  if stateLen > 1 or (stateLen == 1 and rcall('HEXISTS', state, '') == 0) then
     rcall('HDEL', state, unpack(ids, 1, m))
   end
   if rcall('HLEN', errors) > 0 then rcall('HDEL', errors, unpack(ids, 1, m)) end
@@ -1168,8 +1417,8 @@ end
 
 local function dequeue(KEYS, ARGV)
 local rcall = redis.call
-local pending, delayed, leases, tasks, state, meta, rate, signal =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local pending, delayed, leases, tasks, state, meta, rate, signal, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
@@ -1204,11 +1453,16 @@ local defLease = int(ARGV[2], 1, MAX_MS)
 if not defLease then return {-1, 'default_lease_ms must be an integer in 1..' .. MAX_MS} end
 local defMax = int(ARGV[3], 1, MAX_ATTEMPTS)
 if not defMax then return {-1, 'default_max_attempts must be an integer in 1..' .. MAX_ATTEMPTS} end
+if #ARGV > 4 or (#ARGV == 4 and ARGV[4] ~= '' and ARGV[4] ~= '1') then
+  return {-1, "expected 3 arguments, or a 4th: group '' or '1'"}
+end
+local group = ARGV[4] == '1'
 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 
-local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms', 'lease_ms', 'max_attempts')
+local cfg = rcall('HMGET', meta, 'paused', 'working_limit', 'rate_limit', 'rate_window_ms', 'lease_ms', 'max_attempts',
+  'grouped')
 if cfg[1] == '1' then return {3, now} end
 
 -- Promote due delayed tasks, in due order (the earliest due is taken first).
@@ -1224,7 +1478,9 @@ end
 local k = max
 local wlimit = tonumber(cfg[2])
 if wlimit then
+  -- Leased tasks: the members but the anchor, a group counted by its tasks.
   local wcount = rcall('ZCOUNT', leases, '-inf', '(inf')
+  if cfg[7] then wcount = wcount - rcall('HLEN', groups) + tonumber(cfg[7]) end
   if wlimit - wcount < k then k = wlimit - wcount end
   if k <= 0 then return {4, now, wcount, wlimit} end
 end
@@ -1289,7 +1545,7 @@ if m > 0 then
   end
   local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
   local overrides, no = {}, 0
-  local zadd, hset, nh = {'inf', ANCHOR}, {'', ANCHOR}, 2
+  local zadd, hset, nh, nz = {'inf', ANCHOR}, {'', ANCHOR}, 2, 0
   local units = (base + 1) % 10
   local tens = (base + 1 - units) / 10
   local tensText = tens > 0 and string.format('%d', tens) or ''
@@ -1299,6 +1555,13 @@ if m > 0 then
   local defDeadline = now + defLease
   local defDeadlineText = string.format('%d', defDeadline)
   out[3], out[4], out[5] = base + 1, defDeadline, m
+  -- A lease group: every task holds the token -(base + 1); the ones with the shared deadline
+  -- are listed in gids (one member, one groups field), the others get "id:token" members.
+  local gids, ng, gtoken = nil, 0, nil
+  if group then
+    gids, gtoken = {}, string.format('%d', -(base + 1))
+    out[3] = -(base + 1)
+  end
   for j = 1, m do
     local i = live and live[j] or j
     local id, body = ids[i], bodies[i]
@@ -1323,15 +1586,30 @@ if m > 0 then
       hset[nh + 2] = '1' .. defSuffix
       nh = nh + 2
     end
-    zadd[2 * j + 1] = deadlineText
-    zadd[2 * j + 2] = id .. ':' .. tensText .. DIGITS[units + 1] -- the lease: id and token base + j
-    units = units + 1
-    if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
+    if not group then
+      zadd[2 * j + 1] = deadlineText
+      zadd[2 * j + 2] = id .. ':' .. tensText .. DIGITS[units + 1] -- the lease: id and token base + j
+      units = units + 1
+      if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
+    elseif deadlineText == defDeadlineText then
+      ng = ng + 1
+      gids[ng] = id
+    else
+      nz = nz + 2
+      zadd[nz + 1] = deadlineText
+      zadd[nz + 2] = id .. ':' .. gtoken
+    end
     out[3 * j + 3] = id
     out[3 * j + 4] = body
     out[3 * j + 5] = attempts
   end
   for j = 1, no do out[3 * m + 5 + j] = overrides[j] end
+  if ng > 0 then
+    zadd[nz + 3] = defDeadlineText
+    zadd[nz + 4] = gtoken
+    rcall('HSET', groups, gtoken, cmsgpack.pack(gids))
+    rcall('HINCRBY', meta, 'grouped', string.format('%d', ng))
+  end
   chunked('ZADD', leases, zadd, 1000)
   if nh > 2 then chunked('HSET', state, hset, 1000) end
   if rlimit then
@@ -1361,44 +1639,48 @@ else
   rargv = {}
   for i = 4, #ARGV do rargv[i - 3] = ARGV[i] end
 end
-local released = release({KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[9]}, rargv)
+local released = release({KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[9], KEYS[10]}, rargv)
 if released[1] == -1 then return released end
 return {1, released,
-  dequeue({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9]}, {ARGV[1], ARGV[2], ARGV[3]})}
+  dequeue({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9], KEYS[10]}, {ARGV[1], ARGV[2], ARGV[3]})}
 
 """#
     )
 
     static let remove = LuaScript(
         name: "remove",
-        sha1: "c9e87a80287d410d3411b345d12a4f051b380e58",
-        keys: ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "working"],
+        sha1: "4ccbcfbb28f92ba7cf864f239591c98507bbb19b",
+        keys: ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "meta", "working", "groups"],
         readOnly: false,
         source: #"""
 -- remove: delete a task wherever it is, with all its data.
 --
--- KEYS: pending delayed leases dead tasks state errors working
+-- KEYS: pending delayed leases dead tasks state errors meta working groups
 --   KEYS[1] pending  LIST  ready ids (LREM: O(pending length), the only
 --                          script that is O(queue size); only for pending tasks)
 --   KEYS[2] delayed  ZSET
---   KEYS[3] leases   ZSET  "id:token" (a scan: O(leases held); a consumer holding the
---                          lease later gets -3 on ack)
+--   KEYS[3] leases   ZSET  "id:token", or a lease group's token (a scan: O(leases held); a
+--                          consumer holding the lease later gets -3 on ack)
 --   KEYS[4] dead     ZSET
 --   KEYS[5] tasks    HASH  id -> header + payload
 --   KEYS[6] state    HASH
 --   KEYS[7] errors   HASH
---   KEYS[8] working  ZSET  leases of queue layout 1 (members are ids)
+--   KEYS[8] meta     HASH  counter grouped (tasks held by lease groups)
+--   KEYS[9] working  ZSET  leases of queue layout 1 (members are ids)
+--   KEYS[10] groups  HASH  group token -> cmsgpack array of the ids it still leases (a task of a
+--                          group is taken out of it)
 -- ARGV[1] id
 -- Returns {1, previous_state} ('pending'|'delayed'|'working'|'dead'),
 --   {-3} not found, {-1, message} invalid argument.
 
 local rcall = redis.call
-local pending, delayed, leases, dead, tasks, state, errors, working =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local pending, delayed, leases, dead, tasks, state, errors, meta, working, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 
--- The lease member "id:token" of a task, and its deadline, or nil. Leases are keyed by member, so
--- this scans them (ZSCAN, matched in Redis): O(leases held).
-local function findLease(leases, id)
+-- The lease member of a task and its deadline, or nil: its own member "id:token", else the token
+-- of the lease group listing it (the member of the group). Leases are keyed by member and groups
+-- by token, so this scans both (ZSCAN matched in Redis, then HSCAN): O(leases held).
+local function findLease(leases, groups, id)
   local pattern = string.gsub(id, '[%*%?%[%]\\]', '\\%0') .. ':*'
   local cursor = '0'
   repeat
@@ -1406,7 +1688,17 @@ local function findLease(leases, id)
     cursor = r[1]
     local found = r[2]
     for j = 1, #found, 2 do
-      if string.match(found[j], '^(.*):%d+$') == id then return found[j], found[j + 1] end
+      if string.match(found[j], '^(.*):%-?%d+$') == id then return found[j], found[j + 1] end
+    end
+  until cursor == '0'
+  repeat
+    local r = rcall('HSCAN', groups, cursor, 'COUNT', '100')
+    cursor = r[1]
+    local found = r[2]
+    for j = 1, #found, 2 do
+      for _, gid in ipairs(cmsgpack.unpack(found[j + 1])) do
+        if gid == id then return found[j], rcall('ZSCORE', leases, found[j]) end
+      end
     end
   until cursor == '0'
   return nil
@@ -1421,10 +1713,25 @@ if rcall('ZREM', delayed, id) == 1 then where = 'delayed'
 elseif rcall('ZREM', dead, id) == 1 then where = 'dead'
 elseif rcall('ZREM', working, id) == 1 then where = 'working'
 else
-  local member = findLease(leases, id)
+  local member = findLease(leases, groups, id)
   if member then
     where = 'working'
-    rcall('ZREM', leases, member)
+    if string.find(member, ':', 1, true) then
+      rcall('ZREM', leases, member)
+    else
+      -- the group without it (deleted with its member once empty)
+      local rest, r = {}, 0
+      for _, gid in ipairs(cmsgpack.unpack(rcall('HGET', groups, member))) do
+        if gid ~= id then r = r + 1; rest[r] = gid end
+      end
+      if r == 0 then
+        rcall('ZREM', leases, member)
+        rcall('HDEL', groups, member)
+      else
+        rcall('HSET', groups, member, cmsgpack.pack(rest))
+      end
+      rcall('HINCRBY', meta, 'grouped', '-1')
+    end
   else
     where = 'pending'
     rcall('LREM', pending, 1, id)
@@ -1439,16 +1746,16 @@ return {1, where}
 
     static let requeue = LuaScript(
         name: "requeue",
-        sha1: "1c31155da3f66f85ad9431b1eddee5781290f31e",
-        keys: ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "meta", "signal"],
+        sha1: "bdb9840183f4d02d9b6c1c61a0ae999ff9606651",
+        keys: ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "meta", "signal", "groups"],
         readOnly: false,
         source: #"""
 -- requeue (nack / give back): return a leased task to the queue, or dead-letter it.
 --
--- KEYS: pending delayed leases dead tasks state errors meta signal
+-- KEYS: pending delayed leases dead tasks state errors meta signal groups
 --   KEYS[1] pending  LIST  ready ids
 --   KEYS[2] delayed  ZSET  id -> due time ms
---   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms
+--   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms; "token" -> deadline of a lease group
 --   KEYS[4] dead     ZSET  id -> time dead-lettered ms
 --   KEYS[5] tasks    HASH  id -> header + payload
 --   KEYS[6] state    HASH  id -> "attempts::maxAttempts:leaseMs"
@@ -1456,6 +1763,8 @@ return {1, where}
 --   KEYS[8] meta     HASH  counters requeued, dead_lettered; lease defaults (lease_ms,
 --                          max_attempts) of a lease without a state entry
 --   KEYS[9] signal   LIST  wake-up token (at most one element)
+--   KEYS[10] groups  HASH  group token -> cmsgpack array of the ids it still leases (a task of
+--                          a group is taken out of it: O(group size))
 -- ARGV[1] id
 -- ARGV[2] token            lease token from dequeue
 -- ARGV[3] delay_ms         integer ms; '0' = ready now (pending), else delayed
@@ -1472,14 +1781,37 @@ return {1, where}
 --   {-1, message} invalid argument (nothing changed)
 
 local rcall = redis.call
-local pending, delayed, leases, dead, tasks, state, errors, meta, signal =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local pending, delayed, leases, dead, tasks, state, errors, meta, signal, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 
 local MAX_MS = 3153600000000 -- 100 years
 -- Encoding anchor (see lua/README.md): the field '' (never a task id), whose long value keeps
 -- `state` a hashtable (O(1) per field instead of a listpack scan while it is small).
 local ANCHOR =
   '~relq anchor~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
+
+-- Takes id out of the lease group `token` (a negative token): true when the group listed it.
+-- The group is written back without it, or deleted with its leases member once empty; meta
+-- grouped counts one task fewer. O(group size).
+local function takeFromGroup(leases, groups, meta, token, id)
+  if string.byte(token, 1) ~= 45 then return false end
+  local packed = rcall('HGET', groups, token)
+  if not packed then return false end
+  local list = cmsgpack.unpack(packed)
+  local rest, r, found = {}, 0, false
+  for j = 1, #list do
+    if not found and list[j] == id then found = true else r = r + 1; rest[r] = list[j] end
+  end
+  if not found then return false end
+  if r == 0 then
+    rcall('ZREM', leases, token)
+    rcall('HDEL', groups, token)
+  else
+    rcall('HSET', groups, token, cmsgpack.pack(rest))
+  end
+  rcall('HINCRBY', meta, 'grouped', '-1')
+  return true
+end
 
 local function int(s, lo, hi)
   if type(s) ~= 'string' or #s > 16 or not string.match(s, '^%d+$') then return nil end
@@ -1506,8 +1838,10 @@ if ARGV[7] ~= '' then
   if not keepAge then return {-1, 'dead_max_age_ms must be empty or an integer in 0..' .. MAX_MS} end
 end
 
--- The fence: the lease member "id:token" (a token never holds ':').
-if string.find(token, ':', 1, true) or rcall('ZREM', leases, id .. ':' .. token) == 0 then
+-- The fence: the lease member "id:token" (a token never holds ':'), or the id in the lease
+-- group of that token.
+if string.find(token, ':', 1, true) or (rcall('ZREM', leases, id .. ':' .. token) == 0
+    and not takeFromGroup(leases, groups, meta, token, id)) then
   if rcall('HEXISTS', tasks, id) == 1 then return {-2} end
   return {-3}
 end
@@ -1569,22 +1903,23 @@ return {1}
 
     static let stats = LuaScript(
         name: "stats",
-        sha1: "676a7c65d41e5ecb66f988402868ab2f4c98e087",
-        keys: ["pending", "delayed", "leases", "dead", "tasks", "meta", "rate", "working"],
+        sha1: "5da10969455ae96e2d7ab215c6be5761f19cb876",
+        keys: ["pending", "delayed", "leases", "dead", "tasks", "meta", "rate", "working", "groups"],
         readOnly: true,
         source: #"""
 #!lua flags=no-writes
 -- stats: queue sizes, counters and settings (read-only: run with EVALSHA_RO).
 --
--- KEYS: pending delayed leases dead tasks meta rate working
+-- KEYS: pending delayed leases dead tasks meta rate working groups
 --   KEYS[1] pending  LIST    ready ids (rightmost = oldest)
 --   KEYS[2] delayed  ZSET
---   KEYS[3] leases   ZSET    one member per leased task
+--   KEYS[3] leases   ZSET    one member per leased task, or per lease group
 --   KEYS[4] dead     ZSET
 --   KEYS[5] tasks    HASH    id -> header + payload (enqueue time of the oldest)
 --   KEYS[6] meta     HASH    counters and settings
 --   KEYS[7] rate     STRING  current rate-limit window count
 --   KEYS[8] working  ZSET    leases of queue layout 1 (counted with the leases)
+--   KEYS[9] groups   HASH    one field per lease group (meta grouped: their tasks)
 -- No ARGV.
 -- Returns {1, name, value, name, value, ...} (pairs; new fields may be appended):
 --   pending, delayed, working, dead, enqueued, dequeued, released, requeued,
@@ -1594,14 +1929,14 @@ return {1}
 -- Cost: O(1).
 
 local rcall = redis.call
-local pending, delayed, leases, dead, tasks, meta, rate, working =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local pending, delayed, leases, dead, tasks, meta, rate, working, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 
 local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 
 local m = rcall('HMGET', meta, 'enqueued', 'dequeued', 'released', 'requeued', 'timed_out',
-  'dead_lettered', 'working_limit', 'rate_limit', 'rate_window_ms', 'paused')
+  'dead_lettered', 'working_limit', 'rate_limit', 'rate_window_ms', 'paused', 'grouped')
 
 local age = -1
 local oldest = rcall('LINDEX', pending, -1)
@@ -1619,8 +1954,9 @@ local function num(v, default) return tonumber(v) or default end
 return {1,
   'pending', rcall('LLEN', pending),
   'delayed', rcall('ZCARD', delayed),
-  -- (not the +inf encoding anchors)
-  'working', rcall('ZCOUNT', leases, '-inf', '(inf') + rcall('ZCOUNT', working, '-inf', '(inf'),
+  -- (not the +inf encoding anchors; a lease group counted by its tasks)
+  'working', rcall('ZCOUNT', leases, '-inf', '(inf') + rcall('ZCOUNT', working, '-inf', '(inf')
+    - rcall('HLEN', groups) + num(m[11], 0),
   'dead', rcall('ZCARD', dead),
   'enqueued', num(m[1], 0),
   'dequeued', num(m[2], 0),
@@ -1642,25 +1978,28 @@ return {1,
 
     static let sweep = LuaScript(
         name: "sweep",
-        sha1: "2ab655c27cf00d29d866cbfb6ba56c4155760031",
-        keys: ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "meta", "signal", "working"],
+        sha1: "eb78e757b5d4cd3110e623de7f82aa90ef1b9533",
+        keys: ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "meta", "signal", "working", "groups"],
         readOnly: false,
         source: #"""
 -- sweep: recover tasks whose lease expired, promote due delayed tasks, trim dead.
 --
--- KEYS: pending delayed leases dead tasks state errors meta signal working
+-- KEYS: pending delayed leases dead tasks state errors meta signal working groups
 --   KEYS[1] pending  LIST  ready ids
 --   KEYS[2] delayed  ZSET  id -> due time ms
---   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms
+--   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms; "token" -> deadline of a lease group
 --   KEYS[4] dead     ZSET  id -> time dead-lettered ms
 --   KEYS[5] tasks    HASH  id -> header + payload
 --   KEYS[6] state    HASH  id -> "attempts::maxAttempts:leaseMs"
 --   KEYS[7] errors   HASH  id -> last error
---   KEYS[8] meta     HASH  counters timed_out, dead_lettered; lease defaults (lease_ms,
---                          max_attempts) of leases without a state entry
+--   KEYS[8] meta     HASH  counters timed_out, dead_lettered, grouped; lease defaults
+--                          (lease_ms, max_attempts) of leases without a state entry
 --   KEYS[9] signal   LIST  wake-up token (at most one element)
 --   KEYS[10] working ZSET  id -> lease deadline ms: leases written by the scripts of queue
 --                          layout 1 (lua/README.md), recovered here the same way once expired
+--   KEYS[11] groups  HASH  group token -> cmsgpack array of the ids it still leases: an
+--                          expired group's tasks are recovered one by one (each counts toward
+--                          limit; a group larger than what is left of it is taken in part)
 -- ARGV[1] limit            max expired leases (and max delayed promotions) handled, 1..1000
 -- ARGV[2] retry_delay_ms   integer ms; '0' = straight back to pending, else delayed
 -- ARGV[3] dead_max_count   retention, '' = unlimited
@@ -1672,8 +2011,8 @@ return {1,
 -- Cost: O(limit) with a constant number of commands.
 
 local rcall = redis.call
-local pending, delayed, leases, dead, tasks, state, errors, meta, signal, working =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local pending, delayed, leases, dead, tasks, state, errors, meta, signal, working, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 
 local MAX_MS = 3153600000000 -- 100 years
 -- Encoding anchor (see lua/README.md): the field '' (never a task id), whose long value keeps
@@ -1729,13 +2068,35 @@ end
 -- (members are ids) while the limit allows.
 local expired = rcall('ZRANGEBYSCORE', leases, '-inf', nowText, 'LIMIT', '0', string.format('%d', limit + 1))
 local more = 0
-if #expired > limit then more = 1; expired[limit + 1] = nil end
-local ids = {}
+local ids, gone, leased, ngone, grouped = {}, {}, 0, 0, 0
 for i = 1, #expired do
-  -- "id:token": the id is everything before the last ':' (a token never holds one)
-  ids[i] = string.match(expired[i], '^(.*):%d+$') or expired[i]
+  if leased >= limit then more = 1; break end
+  local member = expired[i]
+  if string.find(member, ':', 1, true) then
+    -- "id:token": the id is everything before the last ':' (a token never holds one)
+    leased = leased + 1
+    ids[leased] = string.match(member, '^(.*):%-?%d+$') or member
+    ngone = ngone + 1
+    gone[ngone] = member
+  else
+    -- a lease group (its token): its tasks, as far as the limit allows
+    local packed = rcall('HGET', groups, member)
+    local list = packed and cmsgpack.unpack(packed) or {}
+    local take = math.min(#list, limit - leased)
+    for j = 1, take do ids[leased + j] = list[j] end
+    leased = leased + take
+    grouped = grouped + take
+    if take < #list then
+      rcall('HSET', groups, member, cmsgpack.pack({unpack(list, take + 1)}))
+      more = 1
+      break
+    end
+    ngone = ngone + 1
+    gone[ngone] = member
+    if packed then rcall('HDEL', groups, member) end
+  end
 end
-local leased = #ids
+if grouped > 0 then rcall('HINCRBY', meta, 'grouped', string.format('%d', -grouped)) end
 if more == 0 and leased < limit then
   local old = rcall('ZRANGEBYSCORE', working, '-inf', nowText, 'LIMIT', '0', string.format('%d', limit - leased + 1))
   if #old > limit - leased then more = 1; old[limit - leased + 1] = nil end
@@ -1746,7 +2107,7 @@ if more == 0 and leased < limit then
 end
 local recovered, deadN = 0, 0
 if #ids > 0 then
-  if leased > 0 then rcall('ZREM', leases, unpack(expired)) end
+  if ngone > 0 then rcall('ZREM', leases, unpack(gone, 1, ngone)) end
   local states = rcall('HMGET', state, unpack(ids))
   -- A lease without a state entry is a first delivery with the defaults recorded in meta.
   local defaults = rcall('HMGET', meta, 'max_attempts', 'lease_ms')

@@ -296,10 +296,12 @@ final class RedisConnection: TaskExecutor, @unchecked Sendable {
         return nil
     }
 
-    /// `AUTH`, `SELECT`, `CLIENT SETNAME`, `CLIENT ID` and the warm-up commands, pipelined.
+    /// The commands of a handshake.
+    private enum HandshakeStep { case auth, select, setName, clientID, warmUp }
+
+    /// `AUTH`, `SELECT`, `CLIENT SETNAME` and `CLIENT ID` pipelined, then the warm-up commands.
     private func handshake(_ candidate: UnsafeMutablePointer<redisContext>) -> ReliableQueueError? {
-        enum Step { case auth, select, setName, clientID, warmUp }
-        var steps: [(Step, RedisCommand)] = []
+        var steps: [(HandshakeStep, RedisCommand)] = []
         if let password = configuration.password {
             if let username = configuration.username {
                 steps.append((.auth, RedisCommand(["AUTH", username, password])))
@@ -316,6 +318,15 @@ final class RedisConnection: TaskExecutor, @unchecked Sendable {
         steps.append((.clientID, RedisCommand(["CLIENT", "ID"])))
         for command in warmUp { steps.append((.warmUp, command)) }
 
+        // Two round trips: the setup first, the warm-up only once it succeeded. Redis drops an
+        // unauthenticated connection that sends a bulk argument over 16 KiB (a script), so a
+        // warm-up pipelined behind a refused AUTH would hide the refusal behind a reset.
+        if let failure = exchange(candidate, steps.filter { $0.0 != .warmUp }) { return failure }
+        return exchange(candidate, steps.filter { $0.0 == .warmUp })
+    }
+
+    /// Sends `steps` pipelined and reads their replies; the first failure, if any.
+    private func exchange(_ candidate: UnsafeMutablePointer<redisContext>, _ steps: [(HandshakeStep, RedisCommand)]) -> ReliableQueueError? {
         for (_, command) in steps {
             command.encoded.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) { chars in
@@ -327,7 +338,7 @@ final class RedisConnection: TaskExecutor, @unchecked Sendable {
         for (step, _) in steps {
             var raw: UnsafeMutableRawPointer?
             guard redisGetReply(candidate, &raw) == REDIS_OK, let raw else {
-                return ReliableQueueError(
+                return failure ?? ReliableQueueError(
                     .connectionFailed,
                     "could not connect to Redis at \(configuration.endpoint): the connection broke during the handshake (\(Self.errorText(candidate)))")
             }

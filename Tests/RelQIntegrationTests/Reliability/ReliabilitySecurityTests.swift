@@ -22,9 +22,9 @@ struct ReliabilitySecurityTests {
         ]
         /// Consumers also block on the signal list and unblock themselves when cancelled.
         static let consumerExtra = "+blpop +client|unblock"
-        static let sweeper = ["hdel", "hincrby", "hmget", "hset", "llen", "lpush", "rpush", "time", "zadd", "zcard", "zrange", "zrangebyscore", "zrem"]
+        static let sweeper = ["hdel", "hget", "hincrby", "hmget", "hset", "llen", "lpush", "rpush", "time", "zadd", "zcard", "zrange", "zrangebyscore", "zrem"]
         /// Read-only: stats, inspect, peek, dead-letter list, all via `EVALSHA_RO`, read-only keys (`%R~`).
-        static let readOnly = ["get", "hget", "hmget", "lindex", "llen", "lrange", "time", "zcard", "zcount", "zrange", "zscan", "zscore"]
+        static let readOnly = ["get", "hget", "hlen", "hmget", "hscan", "lindex", "llen", "lrange", "time", "zcard", "zcount", "zrange", "zscan", "zscore"]
 
         static func setUser(_ name: String, password: String, commands: [String], extra: String = "", readOnly: Bool = false) -> [String] {
             let keys = readOnly ? "%R~relq:*" : "~relq:*"
@@ -202,7 +202,7 @@ struct ReliabilitySecurityTests {
         let leaks = texts.filter { $0.contains(secret) || $0.contains(wrong) }
         Harness.report("security-secrets", [("messages_checked", texts.count), ("leaks", leaks.count)])
         #expect(leaks.isEmpty, "secrets leaked: \(leaks.prefix(3))")
-        #expect(texts.contains { $0.contains("authenticationFailed") })
+        #expect(texts.contains { $0.contains("authenticationFailed") }, "\(texts.prefix(4))")
     }
 
     /// User data goes as argv (binary-safe bulk strings), never as command text: payloads and errors
