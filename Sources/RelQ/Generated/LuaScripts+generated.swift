@@ -996,7 +996,7 @@ return out
 
     static let release = LuaScript(
         name: "release",
-        sha1: "c7421d23d3d6576125ee92f644be25cd03226f65",
+        sha1: "0620bcb5a41fdec18698543da0eb880f980073dd",
         keys: ["pending", "leases", "tasks", "state", "errors", "meta", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -1049,8 +1049,8 @@ local find, byte = string.find, string.byte
 -- released from the group (ingroup[i]); the others name their lease member. A token never
 -- holds ':' (it is decimal), so "id:token" names one (id, token) only; a pair whose token
 -- holds one names no lease (nil). Only reads happen before every pair is validated.
-local members, check, ingroup, taken, hits = {}, {'NX'}, {}, {}, 0
-local named, ngroups = {}, 0 -- group token -> {ids, index of id, left} (false: no such group)
+local members, check, ingroup, taken, hits = {}, {'NX'}, nil, nil, 0
+local named, ngroups = nil, 0 -- group token -> {ids, index of id, left} (false: no such group)
 -- The current token's kind: false = a lease member's token, nil = names no lease (holds ':'),
 -- a table = a lease group. Consecutive pairs usually share a token (a batch), and ARGV strings
 -- are interned, so == is one compare; each string function called costs more than the rest of
@@ -1064,6 +1064,7 @@ for i = 1, n do
     if find(token, ':', 1, true) then
       kind = nil
     elseif byte(token, 1) == 45 then
+      if not named then named, ingroup, taken = {}, {}, {} end
       kind = named[token]
       if kind == nil then
         local packed = rcall('HGET', groups, token)
@@ -1117,7 +1118,7 @@ if hits == n then
 else
   for i = 1, n do
     local member = members[i]
-    if ingroup[i] then
+    if ingroup and ingroup[i] then
       m = m + 1
       ids[m] = argv[2 * i]
       out[i + 1] = 1
@@ -1135,12 +1136,12 @@ end
 
 if m > 0 then
   local wbefore
-  local cfg = rcall('HMGET', meta, 'working_limit', 'grouped')
-  local wlimit = tonumber(cfg[1])
+  local wlimit = tonumber(rcall('HGET', meta, 'working_limit'))
   if wlimit then
     -- leased tasks: the members but the anchor, a group counted by its tasks
     wbefore = rcall('ZCOUNT', leases, '-inf', '(inf')
-    if cfg[2] then wbefore = wbefore - rcall('HLEN', groups) + tonumber(cfg[2]) end
+    local grouped = tonumber(rcall('HGET', meta, 'grouped'))
+    if grouped then wbefore = wbefore - rcall('HLEN', groups) + grouped end
   end
   -- Every member in done is in leases, so ZREM removes each: fewer removed than named means a
   -- pair was named twice in this call. Only then are repeats found (the first pair releases,
@@ -1151,7 +1152,7 @@ if m > 0 then
     for i = 1, n do
       if out[i + 1] == 1 then
         local member = members[i]
-        if ingroup[i] then u = u + 1; ids[u] = argv[2 * i]
+        if ingroup and ingroup[i] then u = u + 1; ids[u] = argv[2 * i]
         elseif seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
       end
     end
@@ -1212,7 +1213,7 @@ return out
 
     static let releaseDequeue = LuaScript(
         name: "release_dequeue",
-        sha1: "572b933b5c5c7a3ea8bf312fe7794d7fc94dfaec",
+        sha1: "0df4e76a42aef1c9618051e2e23c4c73641f326c",
         keys: ["pending", "delayed", "leases", "tasks", "state", "errors", "meta", "rate", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -1256,8 +1257,8 @@ local find, byte = string.find, string.byte
 -- released from the group (ingroup[i]); the others name their lease member. A token never
 -- holds ':' (it is decimal), so "id:token" names one (id, token) only; a pair whose token
 -- holds one names no lease (nil). Only reads happen before every pair is validated.
-local members, check, ingroup, taken, hits = {}, {'NX'}, {}, {}, 0
-local named, ngroups = {}, 0 -- group token -> {ids, index of id, left} (false: no such group)
+local members, check, ingroup, taken, hits = {}, {'NX'}, nil, nil, 0
+local named, ngroups = nil, 0 -- group token -> {ids, index of id, left} (false: no such group)
 -- The current token's kind: false = a lease member's token, nil = names no lease (holds ':'),
 -- a table = a lease group. Consecutive pairs usually share a token (a batch), and ARGV strings
 -- are interned, so == is one compare; each string function called costs more than the rest of
@@ -1271,6 +1272,7 @@ for i = 1, n do
     if find(token, ':', 1, true) then
       kind = nil
     elseif byte(token, 1) == 45 then
+      if not named then named, ingroup, taken = {}, {}, {} end
       kind = named[token]
       if kind == nil then
         local packed = rcall('HGET', groups, token)
@@ -1324,7 +1326,7 @@ if hits == n then
 else
   for i = 1, n do
     local member = members[i]
-    if ingroup[i] then
+    if ingroup and ingroup[i] then
       m = m + 1
       ids[m] = argv[2 * i]
       out[i + 1] = 1
@@ -1342,12 +1344,12 @@ end
 
 if m > 0 then
   local wbefore
-  local cfg = rcall('HMGET', meta, 'working_limit', 'grouped')
-  local wlimit = tonumber(cfg[1])
+  local wlimit = tonumber(rcall('HGET', meta, 'working_limit'))
   if wlimit then
     -- leased tasks: the members but the anchor, a group counted by its tasks
     wbefore = rcall('ZCOUNT', leases, '-inf', '(inf')
-    if cfg[2] then wbefore = wbefore - rcall('HLEN', groups) + tonumber(cfg[2]) end
+    local grouped = tonumber(rcall('HGET', meta, 'grouped'))
+    if grouped then wbefore = wbefore - rcall('HLEN', groups) + grouped end
   end
   -- Every member in done is in leases, so ZREM removes each: fewer removed than named means a
   -- pair was named twice in this call. Only then are repeats found (the first pair releases,
@@ -1358,7 +1360,7 @@ if m > 0 then
     for i = 1, n do
       if out[i + 1] == 1 then
         local member = members[i]
-        if ingroup[i] then u = u + 1; ids[u] = argv[2 * i]
+        if ingroup and ingroup[i] then u = u + 1; ids[u] = argv[2 * i]
         elseif seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
       end
     end
