@@ -48,7 +48,7 @@ local find, byte = string.find, string.byte
 -- holds ':' (it is decimal), so "id:token" names one (id, token) only; a pair whose token
 -- holds one names no lease (nil). Only reads happen before every pair is validated.
 local members, check, ingroup, taken, hits = {}, {'NX'}, nil, nil, 0
-local named, ngroups = nil, 0 -- group token -> {ids, index of id, left} (false: no such group)
+local named = nil -- group token -> {ids, index of id, left} (false: no such group)
 -- The current token's kind: false = a lease member's token, nil = names no lease (holds ':'),
 -- a table = a lease group. Consecutive pairs usually share a token (a batch), and ARGV strings
 -- are interned, so == is one compare; each string function called costs more than the rest of
@@ -71,7 +71,6 @@ for i = 1, n do
           local list, at = cmsgpack.unpack(packed), {}
           for j = 1, #list do at[list[j]] = j end
           kind = {list, at, #list}
-          ngroups = ngroups + 1
         end
         named[token] = kind
       end
@@ -156,15 +155,13 @@ if m > 0 then
     end
     m = u
   end
-  -- The groups named: what they still lease is written back, an emptied one deleted.
-  if ngroups > 0 then
-    local taken = 0
+  -- The groups released from: what they still lease is written back, an emptied one deleted.
+  if hits > 0 then
     for token, g in pairs(named) do
       if g then
         local list = g[1]
         local size = #list
         if g[3] < size then
-          taken = taken + size - g[3]
           if g[3] == 0 then
             rcall('ZREM', leases, token)
             rcall('HDEL', groups, token)
@@ -178,7 +175,8 @@ if m > 0 then
         end
       end
     end
-    if taken > 0 then rcall('HINCRBY', meta, 'grouped', string.format('%d', -taken)) end
+    -- (hits: the pairs released from groups, each id once)
+    rcall('HINCRBY', meta, 'grouped', string.format('%d', -hits))
   end
   rcall('HDEL', tasks, unpack(ids, 1, m))
   -- state and errors hold entries only for tasks delivered before or that failed: empty (but

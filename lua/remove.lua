@@ -49,6 +49,29 @@ local function findLease(leases, groups, id)
   return nil
 end
 
+-- Takes id out of the lease group `token` (a negative token): true when the group listed it.
+-- The group is written back without it, or deleted with its leases member once empty; meta
+-- grouped counts one task fewer. O(group size).
+local function takeFromGroup(leases, groups, meta, token, id)
+  if string.byte(token, 1) ~= 45 then return false end
+  local packed = rcall('HGET', groups, token)
+  if not packed then return false end
+  local list = cmsgpack.unpack(packed)
+  local rest, r, found = {}, 0, false
+  for j = 1, #list do
+    if not found and list[j] == id then found = true else r = r + 1; rest[r] = list[j] end
+  end
+  if not found then return false end
+  if r == 0 then
+    rcall('ZREM', leases, token)
+    rcall('HDEL', groups, token)
+  else
+    rcall('HSET', groups, token, cmsgpack.pack(rest))
+  end
+  rcall('HINCRBY', meta, 'grouped', '-1')
+  return true
+end
+
 local id = ARGV[1]
 if #ARGV ~= 1 or id == '' then return {-1, 'expected one non-empty id'} end
 
@@ -64,18 +87,7 @@ else
     if string.find(member, ':', 1, true) then
       rcall('ZREM', leases, member)
     else
-      -- the group without it (deleted with its member once empty)
-      local rest, r = {}, 0
-      for _, gid in ipairs(cmsgpack.unpack(rcall('HGET', groups, member))) do
-        if gid ~= id then r = r + 1; rest[r] = gid end
-      end
-      if r == 0 then
-        rcall('ZREM', leases, member)
-        rcall('HDEL', groups, member)
-      else
-        rcall('HSET', groups, member, cmsgpack.pack(rest))
-      end
-      rcall('HINCRBY', meta, 'grouped', '-1')
+      takeFromGroup(leases, groups, meta, member, id)
     end
   else
     where = 'pending'

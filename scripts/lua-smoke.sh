@@ -43,8 +43,9 @@ callq() {
 call() { callq "$Q" "$@"; }
 # calld SCRIPT ARGS...: like call, for replies holding binary task values (dequeue returns the
 # stored value, whose 7-byte header may contain a newline): redis-cli quotes and escapes them.
-calld() {
-  CLI_FLAGS=--no-raw callq "$Q" "$@" | sed -E 's/^ *[0-9]+\) //; s/^\(integer\) //; s/^"(.*)"$/\1/'
+calld() { calldq "$Q" "$@"; }
+calldq() { # calldq QUEUE SCRIPT ARGS...: calld for another queue
+  CLI_FLAGS=--no-raw callq "$@" | sed -E 's/^ *[0-9]+\) //; s/^\(integer\) //; s/^"(.*)"$/\1/'
 }
 line() { tr '\n' ' ' | sed 's/ $//'; }
 
@@ -166,7 +167,6 @@ Q6="$Q-group"
 trap 'cleanup_q "$Q"; cleanup_q "$Q2"; cleanup_q "$Q3"; cleanup_q "$Q4"; cleanup_q "$Q5"; cleanup_q "$Q6"' EXIT
 gk() { printf 'relq:{%s}:%s' "$Q6" "$1"; }
 callq "$Q6" enqueue 5 g1 p g2 p g3 p g4 p g5 p > /dev/null
-calldq() { local q=$1; shift; CLI_FLAGS=--no-raw callq "$q" "$@" | sed -E 's/^ *[0-9]+\) //; s/^\(integer\) //; s/^"(.*)"$/\1/'; }
 mapfile -t D < <(calldq "$Q6" dequeue 5 30000 5 1)
 GT=${D[2]}
 expect "group token negative" "1" "$(( GT < 0 ))"

@@ -996,7 +996,7 @@ return out
 
     static let release = LuaScript(
         name: "release",
-        sha1: "0620bcb5a41fdec18698543da0eb880f980073dd",
+        sha1: "aeccfb8339871357d3b7cf8af819226ebed6ab09",
         keys: ["pending", "leases", "tasks", "state", "errors", "meta", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -1050,7 +1050,7 @@ local find, byte = string.find, string.byte
 -- holds ':' (it is decimal), so "id:token" names one (id, token) only; a pair whose token
 -- holds one names no lease (nil). Only reads happen before every pair is validated.
 local members, check, ingroup, taken, hits = {}, {'NX'}, nil, nil, 0
-local named, ngroups = nil, 0 -- group token -> {ids, index of id, left} (false: no such group)
+local named = nil -- group token -> {ids, index of id, left} (false: no such group)
 -- The current token's kind: false = a lease member's token, nil = names no lease (holds ':'),
 -- a table = a lease group. Consecutive pairs usually share a token (a batch), and ARGV strings
 -- are interned, so == is one compare; each string function called costs more than the rest of
@@ -1073,7 +1073,6 @@ for i = 1, n do
           local list, at = cmsgpack.unpack(packed), {}
           for j = 1, #list do at[list[j]] = j end
           kind = {list, at, #list}
-          ngroups = ngroups + 1
         end
         named[token] = kind
       end
@@ -1158,15 +1157,13 @@ if m > 0 then
     end
     m = u
   end
-  -- The groups named: what they still lease is written back, an emptied one deleted.
-  if ngroups > 0 then
-    local taken = 0
+  -- The groups released from: what they still lease is written back, an emptied one deleted.
+  if hits > 0 then
     for token, g in pairs(named) do
       if g then
         local list = g[1]
         local size = #list
         if g[3] < size then
-          taken = taken + size - g[3]
           if g[3] == 0 then
             rcall('ZREM', leases, token)
             rcall('HDEL', groups, token)
@@ -1180,7 +1177,8 @@ if m > 0 then
         end
       end
     end
-    if taken > 0 then rcall('HINCRBY', meta, 'grouped', string.format('%d', -taken)) end
+    -- (hits: the pairs released from groups, each id once)
+    rcall('HINCRBY', meta, 'grouped', string.format('%d', -hits))
   end
   rcall('HDEL', tasks, unpack(ids, 1, m))
   -- state and errors hold entries only for tasks delivered before or that failed: empty (but
@@ -1213,7 +1211,7 @@ return out
 
     static let releaseDequeue = LuaScript(
         name: "release_dequeue",
-        sha1: "0df4e76a42aef1c9618051e2e23c4c73641f326c",
+        sha1: "b8b0ecff63c47af3fc289bce7f90c0da98003b80",
         keys: ["pending", "delayed", "leases", "tasks", "state", "errors", "meta", "rate", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -1258,7 +1256,7 @@ local find, byte = string.find, string.byte
 -- holds ':' (it is decimal), so "id:token" names one (id, token) only; a pair whose token
 -- holds one names no lease (nil). Only reads happen before every pair is validated.
 local members, check, ingroup, taken, hits = {}, {'NX'}, nil, nil, 0
-local named, ngroups = nil, 0 -- group token -> {ids, index of id, left} (false: no such group)
+local named = nil -- group token -> {ids, index of id, left} (false: no such group)
 -- The current token's kind: false = a lease member's token, nil = names no lease (holds ':'),
 -- a table = a lease group. Consecutive pairs usually share a token (a batch), and ARGV strings
 -- are interned, so == is one compare; each string function called costs more than the rest of
@@ -1281,7 +1279,6 @@ for i = 1, n do
           local list, at = cmsgpack.unpack(packed), {}
           for j = 1, #list do at[list[j]] = j end
           kind = {list, at, #list}
-          ngroups = ngroups + 1
         end
         named[token] = kind
       end
@@ -1366,15 +1363,13 @@ if m > 0 then
     end
     m = u
   end
-  -- The groups named: what they still lease is written back, an emptied one deleted.
-  if ngroups > 0 then
-    local taken = 0
+  -- The groups released from: what they still lease is written back, an emptied one deleted.
+  if hits > 0 then
     for token, g in pairs(named) do
       if g then
         local list = g[1]
         local size = #list
         if g[3] < size then
-          taken = taken + size - g[3]
           if g[3] == 0 then
             rcall('ZREM', leases, token)
             rcall('HDEL', groups, token)
@@ -1388,7 +1383,8 @@ if m > 0 then
         end
       end
     end
-    if taken > 0 then rcall('HINCRBY', meta, 'grouped', string.format('%d', -taken)) end
+    -- (hits: the pairs released from groups, each id once)
+    rcall('HINCRBY', meta, 'grouped', string.format('%d', -hits))
   end
   rcall('HDEL', tasks, unpack(ids, 1, m))
   -- state and errors hold entries only for tasks delivered before or that failed: empty (but
@@ -1651,7 +1647,7 @@ return {1, released,
 
     static let remove = LuaScript(
         name: "remove",
-        sha1: "4ccbcfbb28f92ba7cf864f239591c98507bbb19b",
+        sha1: "2fd302e5b34c771dae168c28d5a3fec14d19cddf",
         keys: ["pending", "delayed", "leases", "dead", "tasks", "state", "errors", "meta", "working", "groups"],
         readOnly: false,
         source: #"""
@@ -1706,6 +1702,29 @@ local function findLease(leases, groups, id)
   return nil
 end
 
+-- Takes id out of the lease group `token` (a negative token): true when the group listed it.
+-- The group is written back without it, or deleted with its leases member once empty; meta
+-- grouped counts one task fewer. O(group size).
+local function takeFromGroup(leases, groups, meta, token, id)
+  if string.byte(token, 1) ~= 45 then return false end
+  local packed = rcall('HGET', groups, token)
+  if not packed then return false end
+  local list = cmsgpack.unpack(packed)
+  local rest, r, found = {}, 0, false
+  for j = 1, #list do
+    if not found and list[j] == id then found = true else r = r + 1; rest[r] = list[j] end
+  end
+  if not found then return false end
+  if r == 0 then
+    rcall('ZREM', leases, token)
+    rcall('HDEL', groups, token)
+  else
+    rcall('HSET', groups, token, cmsgpack.pack(rest))
+  end
+  rcall('HINCRBY', meta, 'grouped', '-1')
+  return true
+end
+
 local id = ARGV[1]
 if #ARGV ~= 1 or id == '' then return {-1, 'expected one non-empty id'} end
 
@@ -1721,18 +1740,7 @@ else
     if string.find(member, ':', 1, true) then
       rcall('ZREM', leases, member)
     else
-      -- the group without it (deleted with its member once empty)
-      local rest, r = {}, 0
-      for _, gid in ipairs(cmsgpack.unpack(rcall('HGET', groups, member))) do
-        if gid ~= id then r = r + 1; rest[r] = gid end
-      end
-      if r == 0 then
-        rcall('ZREM', leases, member)
-        rcall('HDEL', groups, member)
-      else
-        rcall('HSET', groups, member, cmsgpack.pack(rest))
-      end
-      rcall('HINCRBY', meta, 'grouped', '-1')
+      takeFromGroup(leases, groups, meta, member, id)
     end
   else
     where = 'pending'
