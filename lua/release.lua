@@ -11,6 +11,12 @@
 --   KEYS[8] groups   HASH  group token -> cmsgpack array of the ids it still leases
 -- ARGV[1] n: number of (id, token) pairs, 1..1000
 -- ARGV[2i], ARGV[2i+1]  id and lease token (decimal, as returned by dequeue)
+-- or, the whole-group form (#ARGV = 2): ARGV[1] n, ARGV[2] a lease group's (negative) token:
+--   release every task the group leases, which must be exactly n tasks. A consumer that acks
+--   all n tasks one group dequeue gave it (those with the shared deadline) names the group,
+--   not n pairs; if any of them left the group since (released, requeued, extended or removed
+--   on its own, or swept), the group holds fewer than n and nothing changes: {3, k} (k tasks
+--   still in the group, 0 when it is gone), and the caller names the pairs instead.
 -- Returns {2, n} when all n pairs were released; otherwise {1, st1, st2, ...}, one
 -- status per pair:
 --    1 released (task data deleted)
@@ -35,98 +41,116 @@ end
 
 local n = int(ARGV[1], 1, 1000)
 if not n then return {-1, 'n must be an integer in 1..1000'} end
-if #ARGV ~= 1 + 2 * n then return {-1, 'expected 1 + 2*n arguments'} end
+local whole = #ARGV == 2 and ARGV[2] or nil
+if whole then
+  if not string.match(whole, '^%-[1-9]%d*$') or #whole > 17 then
+    return {-1, 'a whole-group release names a negative group token'}
+  end
+elseif #ARGV ~= 1 + 2 * n then return {-1, 'expected 1 + 2*n arguments, or n and a group token'} end
 
 -- First a command of the consumer role only (ACL profiles in README.md): another role is
 -- refused here, before anything is written. state holds entries only for tasks delivered before
 -- or enqueued with overrides (empty but for the anchor in a queue without retries).
 local stateLen = rcall('HLEN', state)
 local argv = ARGV -- (a local: every ARGV is a global lookup)
-local find, byte = string.find, string.byte
--- Pairs whose token is a lease group's (negative: '-' first) and whose id the group lists are
--- released from the group (ingroup[i]); the others name their lease member. A token never
--- holds ':' (it is decimal), so "id:token" names one (id, token) only; a pair whose token
--- holds one names no lease (nil). Only reads happen before every pair is validated.
-local members, check, ingroup, taken, hits = {}, {'NX'}, nil, nil, 0
-local named = nil -- group token -> {ids, index of id, left} (false: no such group)
--- The current token's kind: false = a lease member's token, nil = names no lease (holds ':'),
--- a table = a lease group. Consecutive pairs usually share a token (a batch), and ARGV strings
--- are interned, so == is one compare; each string function called costs more than the rest of
--- a pair's work.
-local prevToken, kind
-for i = 1, n do
-  local id, token = argv[2 * i], argv[2 * i + 1]
-  if id == '' or token == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
-  if token ~= prevToken then
-    prevToken, kind = token, false
-    if find(token, ':', 1, true) then
-      kind = nil
-    elseif byte(token, 1) == 45 then
-      if not named then named, ingroup, taken = {}, {}, {} end
-      kind = named[token]
-      if kind == nil then
-        local packed = rcall('HGET', groups, token)
-        kind = false
-        if packed then
-          local list, at = cmsgpack.unpack(packed), {}
-          for j = 1, #list do at[list[j]] = j end
-          kind = {list, at, #list}
+-- The released tasks' ids (m of them) and what the tail needs to know about how they were named.
+local out, ids, m = {1}, nil, 0
+local members, ingroup, taken, hits, named, done, nd = nil, nil, nil, 0, nil, nil, 0
+local absent = nil
+if whole then
+  -- The whole group, if it still leases exactly the n tasks it was dequeued with.
+  local packed = rcall('HGET', groups, whole)
+  local list = packed and cmsgpack.unpack(packed)
+  local k = list and #list or 0
+  if k ~= n then return {3, k} end
+  ids, m, hits = list, n, n
+else
+  local find, byte = string.find, string.byte
+  -- Pairs whose token is a lease group's (negative: '-' first) and whose id the group lists are
+  -- released from the group (ingroup[i]); the others name their lease member. A token never
+  -- holds ':' (it is decimal), so "id:token" names one (id, token) only; a pair whose token
+  -- holds one names no lease (nil). Only reads happen before every pair is validated.
+  -- (named: group token -> {ids, index of id, left}; false: no such group)
+  local check = {'NX'}
+  members = {}
+  -- The current token's kind: false = a lease member's token, nil = names no lease (holds ':'),
+  -- a table = a lease group. Consecutive pairs usually share a token (a batch), and ARGV strings
+  -- are interned, so == is one compare; each string function called costs more than the rest of
+  -- a pair's work.
+  local prevToken, kind
+  for i = 1, n do
+    local id, token = argv[2 * i], argv[2 * i + 1]
+    if id == '' or token == '' then return {-1, 'pair ' .. i .. ': empty id or token'} end
+    if token ~= prevToken then
+      prevToken, kind = token, false
+      if find(token, ':', 1, true) then
+        kind = nil
+      elseif byte(token, 1) == 45 then
+        if not named then named, ingroup, taken = {}, {}, {} end
+        kind = named[token]
+        if kind == nil then
+          local packed = rcall('HGET', groups, token)
+          kind = false
+          if packed then
+            local list, at = cmsgpack.unpack(packed), {}
+            for j = 1, #list do at[list[j]] = j end
+            kind = {list, at, #list}
+          end
+          named[token] = kind
         end
-        named[token] = kind
       end
     end
+    local j = kind and kind[2][id]
+    if j then
+      -- (a repeat of this pair finds the id gone and falls to the member check: not found)
+      kind[2][id] = nil
+      kind[1][j] = false
+      kind[3] = kind[3] - 1
+      ingroup[i] = true
+      hits = hits + 1
+      taken[hits] = id
+    elseif kind ~= nil then
+      local member = id .. ':' .. token
+      members[i] = member
+      check[#check + 1] = '-1'
+      check[#check + 1] = member
+    end
   end
-  local j = kind and kind[2][id]
-  if j then
-    -- (a repeat of this pair finds the id gone and falls to the member check: not found)
-    kind[2][id] = nil
-    kind[1][j] = false
-    kind[3] = kind[3] - 1
-    ingroup[i] = true
-    hits = hits + 1
-    taken[hits] = id
-  elseif kind ~= nil then
-    local member = id .. ':' .. token
-    members[i] = member
-    check[#check + 1] = '-1'
-    check[#check + 1] = member
+
+  -- Which pairs hold their lease: ZADD NX adds (at score -1, never a deadline) exactly the
+  -- members not in leases and counts them; nothing else changes. The usual case, none added,
+  -- costs one command; otherwise the added ones are read back and removed again.
+  local added = 0
+  for i = 2, #check, 1000 do
+    added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, #check)))
   end
-end
+  if added > 0 then
+    absent = {}
+    local back = rcall('ZRANGEBYSCORE', leases, '-1', '-1')
+    rcall('ZREMRANGEBYSCORE', leases, '-1', '-1')
+    for j = 1, #back do absent[back[j]] = true end
+  end
 
--- Which pairs hold their lease: ZADD NX adds (at score -1, never a deadline) exactly the
--- members not in leases and counts them; nothing else changes. The usual case, none added,
--- costs one command; otherwise the added ones are read back and removed again.
-local absent = nil
-local added = 0
-for i = 2, #check, 1000 do
-  added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, #check)))
-end
-if added > 0 then
-  absent = {}
-  local back = rcall('ZRANGEBYSCORE', leases, '-1', '-1')
-  rcall('ZREMRANGEBYSCORE', leases, '-1', '-1')
-  for j = 1, #back do absent[back[j]] = true end
-end
-
-local out, done, ids, m, nd = {1}, {}, {}, 0, 0
-if hits == n then
-  -- every pair released from a group (a batch acked whole): no status per pair to decide
-  ids, m = taken, n
-else
-  for i = 1, n do
-    local member = members[i]
-    if ingroup and ingroup[i] then
-      m = m + 1
-      ids[m] = argv[2 * i]
-      out[i + 1] = 1
-    elseif member and not (absent and absent[member]) then
-      m = m + 1
-      nd = nd + 1
-      done[nd] = member
-      ids[m] = argv[2 * i]
-      out[i + 1] = 1
-    else
-      out[i + 1] = 0 -- decided below: stale or not found
+  done, ids = {}, {}
+  if hits == n then
+    -- every pair released from a group (a batch acked whole): no status per pair to decide
+    ids, m = taken, n
+  else
+    for i = 1, n do
+      local member = members[i]
+      if ingroup and ingroup[i] then
+        m = m + 1
+        ids[m] = argv[2 * i]
+        out[i + 1] = 1
+      elseif member and not (absent and absent[member]) then
+        m = m + 1
+        nd = nd + 1
+        done[nd] = member
+        ids[m] = argv[2 * i]
+        out[i + 1] = 1
+      else
+        out[i + 1] = 0 -- decided below: stale or not found
+      end
     end
   end
 end
@@ -156,7 +180,10 @@ if m > 0 then
     m = u
   end
   -- The groups released from: what they still lease is written back, an emptied one deleted.
-  if hits > 0 then
+  if whole then
+    rcall('ZREM', leases, whole)
+    rcall('HDEL', groups, whole)
+  elseif hits > 0 then
     for token, g in pairs(named) do
       if g then
         local list = g[1]
@@ -175,9 +202,9 @@ if m > 0 then
         end
       end
     end
-    -- (hits: the pairs released from groups, each id once)
-    rcall('HINCRBY', meta, 'grouped', string.format('%d', -hits))
   end
+  -- (hits: the tasks released from groups, each once)
+  if hits > 0 then rcall('HINCRBY', meta, 'grouped', string.format('%d', -hits)) end
   rcall('HDEL', tasks, unpack(ids, 1, m))
   -- state and errors hold entries only for tasks delivered before or that failed: empty (but
   -- for the anchor) in a queue without retries, and then not touched.

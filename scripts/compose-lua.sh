@@ -26,7 +26,7 @@ trap 'rm -f "$tmp"' EXIT
 -- KEYS: pending delayed leases tasks state errors meta rate signal groups
 --   (the union of both scripts' keys, canonical order)
 -- ARGV[1] max, ARGV[2] default_lease_ms, ARGV[3] default_max_attempts   as for dequeue
--- ARGV[4] n (1..1000), then n pairs id, token                             as for release
+-- ARGV[4] n (1..1000), then n pairs id, token, or n and a group token   as for release
 -- Returns {1, release_reply, dequeue_reply}: two nested arrays, each exactly what release
 -- and dequeue return alone (see their headers), or {-1, message} when the release
 -- arguments are invalid (nothing changed, nothing dequeued). A dequeue_reply of -1 (bad

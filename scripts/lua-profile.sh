@@ -11,6 +11,8 @@
 #   FULL=1        enqueue in the full form (5 arguments per task) instead of the short form
 #   GROUP=1       the measured dequeues lease each call's tasks as one lease group (dequeue's
 #                 4th argument '1', as ReliableQueue.dequeue(max:) does), released by group token
+#   WHOLE=1       with GROUP=1: each group is released whole, by its token and size (release's
+#                 whole-group form, as ReliableQueue.release(_:) sends for a full batch)
 #   COMBINED=1    consumers call release_dequeue (release the previous call's tasks and lease the
 #                 next BATCH in one script) instead of dequeue and release: prints the two
 #                 together as "dequeue+release" (the first dequeue and the last release are not
@@ -98,7 +100,7 @@ if [[ -n ${COMBINED:-} ]]; then
 else
   for c in $(seq 1 "$CALLS"); do resp EVALSHA "${SHA[dequeue]}" "${#KD[@]}" "${KD[@]}" "$BATCH" 30000 5 ${GROUP:+1}; done > "$DIR/d"
   for c in $(seq 0 $((CALLS - 1))); do
-    mapfile -t args < <(pairs "$c")
+    if [[ -n ${GROUP:-} && -n ${WHOLE:-} ]]; then args=("$(( -(HELD + c * BATCH + 1) ))"); else mapfile -t args < <(pairs "$c"); fi
     resp EVALSHA "${SHA[release]}" "${#KR[@]}" "${KR[@]}" "$BATCH" "${args[@]}"
   done > "$DIR/r"
 fi

@@ -188,6 +188,15 @@ expect "release g3 (its own member, the group token)" "2 1" "$(callq "$Q6" relea
 mapfile -t D < <(calldq "$Q6" dequeue 5 30000 5 1)
 expect "g4 redelivered alone (a group of one), attempt 2" "1 g4 2" "${D[4]} ${D[5]} ${D[7]}"
 expect "release it" "2 1" "$(callq "$Q6" release 1 g4 "${D[2]}" | line)"
+# the whole-group release: n and the group token, only while the group holds exactly n tasks
+callq "$Q6" enqueue 3 w1 p w2 p w3 p > /dev/null
+mapfile -t D < <(calldq "$Q6" dequeue 3 30000 5 1)
+WT=${D[2]}
+expect "whole-group release, wrong count: nothing changes" "3 3" "$(callq "$Q6" release 2 "$WT" | line)"
+expect "whole-group release, a positive token is refused" "-1 *" "$(callq "$Q6" release 3 "$(( -WT ))" | line)"
+expect "whole-group release" "2 3" "$(callq "$Q6" release 3 "$WT" | line)"
+expect "group, member, tasks and grouped gone" "0 0 0 0" "$("${R[@]}" ZCOUNT "$(gk leases)" -inf '(inf') $("${R[@]}" HLEN "$(gk groups)") $("${R[@]}" HGET "$(gk meta)" grouped) $("${R[@]}" HEXISTS "$(gk tasks)" w2)"
+expect "retried: the group is gone" "3 0" "$(callq "$Q6" release 3 "$WT" | line)"
 # sweep: an expired group is recovered task by task, within the limit
 callq "$Q6" enqueue 3 s1 p s2 p s3 p > /dev/null
 callq "$Q6" dequeue 3 1 5 1 > /dev/null

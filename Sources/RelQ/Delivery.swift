@@ -62,13 +62,22 @@ public struct Lease: Sendable, Hashable {
     public let token: Int64
     /// When the lease runs out (server clock), unless extended.
     public let deadline: ServerTime
+    /// For a task leased in a lease group's shared entry: how many tasks that entry held when the
+    /// dequeue call made it. A release naming exactly that many distinct deliveries of the group
+    /// releases the group by its token (the script's whole-group form). 0 otherwise.
+    let groupSize: Int
 
     /// Creates a lease.
     /// - Parameters:
     ///   - token: the lease token.
     ///   - deadline: when the lease runs out.
     public init(token: Int64, deadline: ServerTime) {
+        self.init(token: token, deadline: deadline, groupSize: 0)
+    }
+
+    init(token: Int64, deadline: ServerTime, groupSize: Int) {
         self.token = token
         self.deadline = deadline
+        self.groupSize = groupSize
     }
 }

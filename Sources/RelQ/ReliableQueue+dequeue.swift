@@ -126,6 +126,8 @@ extension ScriptContext {
                 if deadlines == nil { deadlines = [Int64](repeating: sharedDeadline, count: count) }
                 deadlines![task - 1] = try elements.int(index + 1, script)
             }
+            // A lease group's shared entry holds the tasks without a deadline of their own.
+            let groupSize = firstToken < 0 ? count - (elements.count - overridesStart) / 2 : 0
             var deliveries: [Delivery] = []
             deliveries.reserveCapacity(count)
             for index in 0..<count {
@@ -137,7 +139,8 @@ extension ScriptContext {
                     attempt: Int(try elements.int(base + 2, script)),
                     lease: Lease(
                         token: firstToken < 0 ? firstToken : firstToken + Int64(index),
-                        deadline: ServerTime(millisecondsSince1970: deadlines?[index] ?? sharedDeadline)),
+                        deadline: ServerTime(millisecondsSince1970: deadlines?[index] ?? sharedDeadline),
+                        groupSize: deadlines == nil || deadlines![index] == sharedDeadline ? groupSize : 0),
                     enqueuedAt: ServerTime(millisecondsSince1970: value.enqueuedMilliseconds),
                     deliveredAt: now))
             }

@@ -22,8 +22,28 @@ extension ReliableQueue {
     /// Finishes many deliveries in one call per 1,000; each gets its own outcome (no throw for
     /// stale or missing tasks). Concurrent single releases are merged into one call automatically.
     /// - Parameter deliveries: the deliveries to finish.
+    ///
+    /// Releasing every task of one lease group at once (the deliveries of one `dequeue(max:)` call
+    /// with ``Configuration/leaseGroups``) names the group by its token instead of each task.
+    /// - Parameter deliveries: the deliveries to finish.
     public func release(_ deliveries: [Delivery]) async throws -> [ReleaseOutcome] {
-        try await release(batch: deliveries.map { LeaseReference(id: $0.id, token: $0.lease.token) })
+        if let group = Self.wholeGroup(deliveries) {
+            if try await context.sendReleaseGroup(token: group, count: deliveries.count, script: scripts.release) {
+                return Array(repeating: .released, count: deliveries.count)
+            }
+            // Some task left the group since the dequeue: nothing changed; name each pair.
+        }
+        return try await release(batch: deliveries.map { LeaseReference(id: $0.id, token: $0.lease.token) })
+    }
+
+    /// The group token when `deliveries` are all the tasks one lease group's shared entry was
+    /// made with (same negative token, as many distinct ids as the entry held), else nil.
+    static func wholeGroup(_ deliveries: [Delivery]) -> Int64? {
+        guard deliveries.count > 1, let first = deliveries.first?.lease, first.token < 0,
+              first.groupSize == deliveries.count,
+              deliveries.allSatisfy({ $0.lease.token == first.token && $0.lease.groupSize == first.groupSize })
+        else { return nil }
+        return Set(deliveries.lazy.map(\.id)).count == deliveries.count ? first.token : nil
     }
 
     /// A task id and the lease token of one delivery.
@@ -142,6 +162,29 @@ extension ScriptContext {
         metrics.released(outcomes.count(where: { $0 == .released }))
         try await awaitDurability()
         return outcomes
+    }
+
+    /// One whole-group release call: releases the `count` tasks lease group `token` holds. Returns
+    /// false, with nothing changed, when the group holds another number of tasks (some left it,
+    /// or it is gone): the caller then names each pair.
+    func sendReleaseGroup(token: Int64, count: Int, script bound: BoundScript) async throws -> Bool {
+        let elements = try await call(bound, argumentCount: 2) { writer in
+            writer.append(count)
+            writer.append(Int(token))
+        }
+        switch try elements.int(0, bound.script) {
+        case 2:
+            guard elements.count == 2, try elements.int(1, bound.script) == count else {
+                throw ReliableQueueError(.scriptFailed, "script release returned a short reply that does not match \(count) tasks")
+            }
+            metrics.released(count)
+            try await awaitDurability()
+            return true
+        case 3:
+            return false
+        default:
+            throw ReliableQueueError(.scriptFailed, "script release returned an unexpected reply to a whole-group release")
+        }
     }
 
     /// Decodes a release reply: `{1, status, …}`, or `{2, n}` when all `n` were released.

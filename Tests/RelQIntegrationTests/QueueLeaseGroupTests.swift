@@ -57,6 +57,59 @@ struct QueueLeaseGroupTests {
         }
     }
 
+    /// A release of every task of a group names the group by its token (the whole-group form);
+    /// when a task left the group since, nothing changes and the pairs are named instead, so the
+    /// outcome is the same either way and no task outside the call is released.
+    @Test func aWholeBatchReleaseNamesTheGroupOnlyWhenItIsIntact() async throws {
+        try await withSharedQueue { queue, server in
+            let layout = Layout(queue, server)
+            try await enqueue(queue, ["a", "b", "c", "d"])
+            let batch = try await queue.dequeue(max: 4).deliveries
+            #expect(batch.count == 4)
+            #expect(ReliableQueue.wholeGroup(batch) == batch[0].lease.token)
+            #expect(ReliableQueue.wholeGroup(Array(batch[0..<3])) == nil)  // a part
+            #expect(ReliableQueue.wholeGroup([batch[0], batch[0], batch[1], batch[2]]) == nil)  // a repeat
+            // "c" leaves the group: a whole-batch release finds 3 tasks in it, not 4, and falls back.
+            _ = try await queue.extendLease(batch[2], by: .seconds(60))
+            #expect(try await queue.release(batch) == Array(repeating: .released, count: 4))
+            #expect(try layout.leaseMembers() == 0 && layout.groups() == 0 && layout.grouped() == 0)
+            #expect(try await queue.stats().working == 0)
+
+            // A task with a lease of its own is not in the group's entry: naming it with the other
+            // tasks of the call is no whole-group release, and the task left out stays leased.
+            _ = try await queue.enqueue(batch: [
+                .init(payload: Array("e".utf8), id: "e"), .init(payload: Array("f".utf8), id: "f"),
+                .init(payload: Array("g".utf8), id: "g", leaseTimeout: .seconds(300)),
+            ])
+            let mixed = try await queue.dequeue(max: 3).deliveries
+            #expect(mixed.map(\.id) == ["e", "f", "g"])
+            #expect(mixed.map(\.lease.groupSize) == [2, 2, 0])
+            #expect(ReliableQueue.wholeGroup([mixed[0], mixed[2]]) == nil)
+            #expect(try await queue.release([mixed[0], mixed[2]]) == [.released, .released])
+            #expect(try await queue.task(id: "f")?.state == .working)
+            #expect(ReliableQueue.wholeGroup([mixed[1]]) == nil)
+            #expect(try await queue.release([mixed[1]]) == [.released])
+            #expect(try await queue.stats().working == 0)
+
+            // The protocol itself: a count that is not the group's changes nothing ({3, k}).
+            try await enqueue(queue, ["h", "i"])
+            let pair = try await queue.dequeue(max: 2).deliveries
+            let keys = QueueKeys(queue: queue.name).keys(for: LuaScripts.release)
+            func wholeRelease(_ count: Int) throws -> [Int]? {
+                try RawRedis.command(
+                    host: server.host, port: server.port, password: nil,
+                    args: ["EVALSHA", LuaScripts.release.sha1, String(keys.count)] + keys + [String(count), String(pair[0].lease.token)]
+                ).array?.compactMap(\.int)
+            }
+            #expect(try wholeRelease(3) == [3, 2])
+            #expect(try layout.grouped() == 2)
+            #expect(try wholeRelease(2) == [2, 2])
+            #expect(try layout.groups() == 0 && layout.grouped() == 0)
+            #expect(try await queue.task(id: "h") == nil)
+            #expect(try wholeRelease(2) == [3, 0])
+        }
+    }
+
     /// Each task of a group finishes its own way; the group shrinks until it is gone.
     @Test func tasksOfAGroupFinishOneByOne() async throws {
         try await withSharedQueue { queue, server in
