@@ -3,7 +3,8 @@
 -- KEYS: pending delayed tasks state meta signal
 --   KEYS[1] pending  LIST  ready task ids (LPUSH here, consumers RPOP)
 --   KEYS[2] delayed  ZSET  id -> due time (ms since epoch)
---   KEYS[3] tasks    HASH  id -> 7-byte header (version 1, enqueue ms u48 BE) + payload
+--   KEYS[3] tasks    HASH  id -> 7-byte header (version 1, enqueue ms u48 BE) + payload;
+--                          field '' = the encoding anchor, whose value holds the id fence
 --   KEYS[4] state    HASH  id -> "attempts:token:maxAttempts:leaseMs" (only with overrides)
 --   KEYS[5] meta     HASH  counters (seq, enqueued) and settings
 --   KEYS[6] signal   LIST  wake-up token for blocked consumers (at most one element)
@@ -20,6 +21,8 @@
 -- changed for that task). {2, first_id, n} instead when every id was server-assigned and
 -- they are consecutive (the usual case): task i was enqueued with id first_id + i - 1
 -- (an integer; the id is its decimal text). {-1, message} on invalid arguments (nothing changed).
+-- Server ids are checked against tasks only while the id fence (the anchor's value, see
+-- lua/README.md "Server ids") does not hold; caller ids always are.
 -- Cost: O(n) plus a constant number of commands (multi-element HSET/LPUSH/ZADD).
 
 local rcall = redis.call
@@ -33,6 +36,15 @@ local MAX_ATTEMPTS = 1000000
 -- '~relq anchor~' then 120 '~' (a literal: building it with string.rep cost every call)
 local ANCHOR =
   '~relq anchor~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
+
+-- The anchor's value also says whether the id fence holds (lua/README.md, "Server ids"): FENCE0
+-- (no caller id a server id could equal), FENCE_PREFIX .. M .. '~' .. padding (caller ids up to M),
+-- or ANCHOR (does not hold: every enqueue script before the fence writes ANCHOR). Both fence
+-- values are over 64 bytes, so they anchor the encoding as ANCHOR does.
+local FENCE_PREFIX = '~relq fence '
+local FENCE0 =
+  '~relq fence 0~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
+local FENCE_PAD = '~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
 
 -- Last digits of consecutive server ids: the id text is built as tens .. DIGITS[units + 1], the
 -- tens formatted once per ten ids (string.format cost about four times a concatenation).
@@ -105,6 +117,39 @@ local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local hdr = header(now)
 
+-- The existence check, first part: the anchor (the fence) and every caller id (chunked HMGET).
+local exists = {}
+local fence
+if server == n then
+  fence = rcall('HGET', tasks, '')
+else
+  local names, nc, at = {''}, 1, {}
+  for i = 1, n do
+    local id = argv[2 + w * (i - 1)]
+    if id ~= '' then nc = nc + 1; names[nc] = id; at[nc] = i end
+  end
+  for i = 1, nc, 1000 do
+    local j = math.min(i + 999, nc)
+    local r = rcall('HMGET', tasks, unpack(names, i, j))
+    for k = 1, j - i + 1 do
+      if i + k - 1 == 1 then fence = r[1] or nil
+      elseif r[k] then exists[at[i + k - 1]] = true end
+    end
+  end
+end
+-- fenceMax: while the fence holds, no stored task has an id that seq has not passed, but caller
+-- ids up to fenceMax; nil when it does not hold (then it holds again once no task is stored).
+local fenceMax
+if fence == FENCE0 then
+  fenceMax = 0
+elseif fence and string.sub(fence, 1, 12) == FENCE_PREFIX then
+  fenceMax = tonumber(string.match(fence, '^~relq fence (%d+)~'))
+end
+if not fenceMax then
+  local hlen = rcall('HLEN', tasks)
+  if hlen == (fence and 1 or 0) then fenceMax, fence = 0, FENCE0 end
+end
+
 -- Candidate ids: caller ids as given, server ids from one HINCRBY.
 local ids = {}
 local nextId, firstId = 0, 0
@@ -128,12 +173,37 @@ else
   for i = 1, n do ids[i] = argv[2 + w * (i - 1)] end
 end
 
--- One existence check for all candidates (chunked HMGET).
-local exists = {}
-for i = 1, n, 1000 do
-  local j = math.min(i + 999, n)
-  local r = rcall('HMGET', tasks, unpack(ids, i, j))
-  for k = 1, #r do if r[k] then exists[i + k - 1] = true end end
+-- Caller ids that a server id could equal (canonical decimals of at most 16 digits) raise the
+-- fence's bound; 16 digits may exceed 2^53, where a Lua number rounds: counted as 2^53.
+if fenceMax and server < n then
+  local callerMax = fenceMax
+  local byte, find = string.byte, string.find
+  for i = 1, n do
+    local id = argv[2 + w * (i - 1)]
+    local b = byte(id, 1)
+    if b and b >= 49 and b <= 57 and #id <= 16 and not find(id, '%D') then
+      local v = #id < 16 and tonumber(id) or 9007199254740992
+      if v > callerMax then callerMax = v end
+    end
+  end
+  if callerMax > fenceMax then
+    -- (the anchor written below carries the new bound; this call's server ids are checked)
+    fence = FENCE_PREFIX .. string.format('%d', callerMax) .. FENCE_PAD
+    fenceMax = callerMax
+  end
+end
+
+-- The existence check, second part: server ids, unless the fence holds for all of them.
+if server > 0 and not (fenceMax and fenceMax < nextId) then
+  local names, nc, at = {}, 0, {}
+  for i = 1, n do
+    if argv[2 + w * (i - 1)] == '' then nc = nc + 1; names[nc] = ids[i]; at[nc] = i end
+  end
+  for i = 1, nc, 1000 do
+    local j = math.min(i + 999, nc)
+    local r = rcall('HMGET', tasks, unpack(names, i, j))
+    for k = 1, j - i + 1 do if r[k] then exists[at[i + k - 1]] = true end end
+  end
 end
 
 local out, no = {1}, 1
@@ -144,7 +214,8 @@ local track = server < n
 -- The per-task reply is built only when it will be returned: not when every id is
 -- server-assigned and consecutive (the short reply).
 local build = track
-local hset, lpush, zadd, st = {'', ANCHOR}, {}, {}, {'', ANCHOR}
+-- (the tasks anchor: the fence's value when it holds, else ANCHOR)
+local hset, lpush, zadd, st = {'', fenceMax and fence or ANCHOR}, {}, {}, {'', ANCHOR}
 local nh, nl, nz, ns = 2, 0, 0, 2
 local inserted = 0
 for i = 1, n do

@@ -197,6 +197,12 @@ expect "whole-group release, a positive token is refused" "-1 *" "$(callq "$Q6" 
 expect "whole-group release" "2 3" "$(callq "$Q6" release 3 "$WT" | line)"
 expect "group, member, tasks and grouped gone" "0 0 0 0" "$("${R[@]}" ZCOUNT "$(gk leases)" -inf '(inf') $("${R[@]}" HLEN "$(gk groups)") $("${R[@]}" HGET "$(gk meta)" grouped) $("${R[@]}" HEXISTS "$(gk tasks)" w2)"
 expect "retried: the group is gone" "3 0" "$(callq "$Q6" release 3 "$WT" | line)"
+# the id fence in the tasks anchor (lua/README.md, enqueue, "Server ids")
+expect "fence holds, no numeric caller id" "~relq fence 0~" "$("${R[@]}" HGET "$(gk tasks)" '' | cut -c1-14)"
+callq "$Q6" enqueue 1 77 p > /dev/null
+expect "a numeric caller id raises the bound" "~relq fence 77~" "$("${R[@]}" HGET "$(gk tasks)" '' | cut -c1-15)"
+expect "the anchor stays over 64 bytes" "1" "$(( $("${R[@]}" HSTRLEN "$(gk tasks)" '') > 64 ))"
+callq "$Q6" remove 77 > /dev/null
 # sweep: an expired group is recovered task by task, within the limit
 callq "$Q6" enqueue 3 s1 p s2 p s3 p > /dev/null
 callq "$Q6" dequeue 3 1 5 1 > /dev/null

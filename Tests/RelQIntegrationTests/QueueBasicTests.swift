@@ -55,6 +55,41 @@ struct QueueBasicTests {
         }
     }
 
+    /// Server ids skip the existence check only while the id fence holds (`lua/README.md`,
+    /// "Server ids": the value of the `tasks` anchor): a task that an enqueue script without the
+    /// fence stored meanwhile under a numeric id is never overwritten, a caller id ahead of the
+    /// sequence raises the fence's bound, and the fence holds again once the queue stores no task.
+    @Test func serverIDsNeverOverwriteATaskStoredWithoutTheFence() async throws {
+        try await withSharedQueue { queue, server in
+            let tasks = "relq:{\(queue.name)}:tasks"
+            func anchor() throws -> String { try server.command("HGET", tasks, "").string ?? "" }
+            let first = try await queue.enqueue(batch: ["a", "b"].map { .init(payload: Array($0.utf8)) })
+            #expect(try anchor().hasPrefix("~relq fence 0~"))
+            let next = (Int(first[1].id) ?? 0) + 1
+            // A caller id ahead of the sequence: the bound rises; the server ids step over it.
+            try await queue.enqueue(text: "caller", id: String(next + 1))
+            #expect(try anchor().hasPrefix("~relq fence \(next + 1)~"))
+            let stepped = try await queue.enqueue(batch: ["c", "d"].map { .init(payload: Array($0.utf8)) })
+            #expect(stepped.map(\.id) == [String(next), String(next + 2)], "\(stepped)")
+            // An older producer's enqueue: the task stored under the next server id, the anchor
+            // rewritten to its plain value (the fence no longer holds).
+            let old = String(next + 3)
+            let plain = "~relq anchor~" + String(repeating: "~", count: 120)
+            try server.command("HSET", tasks, "", plain, old, "\u{1}\0\0\0\0\0\0old")
+            try server.command("LPUSH", "relq:{\(queue.name)}:pending", old)
+            let more = try await queue.enqueue(batch: ["e", "f"].map { .init(payload: Array($0.utf8)) })
+            #expect(more.allSatisfy(\.inserted) && !more.map(\.id).contains(old), "\(more)")
+            #expect(try anchor() == plain)
+            let deliveries = try await queue.dequeue(max: 20).deliveries
+            let byID = Dictionary(uniqueKeysWithValues: deliveries.map { ($0.id, $0.payloadText) })
+            #expect(byID.count == 8 && byID[old] == "old" && byID[String(next + 1)] == "caller", "\(byID)")
+            // Drained: the fence holds again.
+            _ = try await queue.release(deliveries)
+            _ = try await queue.enqueue(text: "g")
+            #expect(try anchor().hasPrefix("~relq fence 0~"))
+        }
+    }
+
     @Test func duplicateIDKeepsExactlyOneCopy() async throws {
         try await withSharedQueue { queue, _ in
             #expect(try await queue.enqueue(text: "first", id: "dup").inserted)

@@ -15,7 +15,7 @@ struct ReliabilitySecurityTests {
         /// Every connection: `EVALSHA`, `SCRIPT LOAD` (the cache is volatile: the client preloads and
         /// reloads after `NOSCRIPT`) and `CLIENT ID` (handshake).
         static let base = "-@all +evalsha +script|load +client|id"
-        static let producer = ["hexists", "hincrby", "hmget", "hset", "llen", "lpush", "rpush", "time", "zadd"]
+        static let producer = ["hexists", "hget", "hincrby", "hlen", "hmget", "hset", "llen", "lpush", "rpush", "time", "zadd"]
         static let consumer = [
             "get", "hdel", "hexists", "hget", "hincrby", "hlen", "hmget", "hset", "incrby", "llen", "lpush", "pexpire", "pttl",
             "rpop", "rpush", "time", "zadd", "zcard", "zcount", "zrange", "zrangebyscore", "zrem", "zremrangebyscore", "zscore",
