@@ -9,6 +9,8 @@
 #     HELD   leases held during the run, as a busy queue has (default 0)
 #   LUA_DIR=dir   scripts to profile (default lua/; e.g. an older version extracted with git show)
 #   FULL=1        enqueue in the full form (5 arguments per task) instead of the short form
+#   PAYLOADS=1    enqueue in the payloads form (1 argument per task, as ReliableQueue sends a batch
+#                 of tasks without ids, delays or overrides) instead of the short form
 #   GROUP=1       the measured dequeues lease each call's tasks as one lease group (dequeue's
 #                 4th argument '1', as ReliableQueue.dequeue(max:) does), released by group token
 #   WHOLE=1       with GROUP=1: each group is released whole, by its token and size (release's
@@ -67,7 +69,9 @@ PAY=$(printf 'x%.0s' $(seq 100))
 enqueue_cmd() { # enqueue_cmd N: N server-id tasks with a 100-byte payload
   local args=() i
   for i in $(seq 1 "$1"); do
-    if [[ -n ${FULL:-} ]]; then args+=('' "$PAY" 0 '' ''); else args+=('' "$PAY"); fi
+    if [[ -n ${FULL:-} ]]; then args+=('' "$PAY" 0 '' '')
+    elif [[ -n ${PAYLOADS:-} ]]; then args+=("$PAY")
+    else args+=('' "$PAY"); fi
   done
   resp EVALSHA "${SHA[enqueue]}" "${#KE[@]}" "${KE[@]}" "$1" "${args[@]}"
 }

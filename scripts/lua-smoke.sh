@@ -144,6 +144,11 @@ callq "$Q4" enqueue 1 2 mine > /dev/null
 expect "ids 1, (2 taken →) 4, 3" "1 1 1 4 1 3 1" "$(callq "$Q4" enqueue 3 '' x '' y '' z | line)"
 expect "the caller's task 2 kept" "mine" "$("${R[@]}" HGET "relq:{$Q4}:tasks" 2 | tail -c +8)"
 expect "task 4 holds y" "y" "$("${R[@]}" HGET "relq:{$Q4}:tasks" 4 | tail -c +8)"
+# the payloads form (n payloads, server ids): 5 and 6 are free, 7 taken by a caller → 5 6 8
+callq "$Q4" enqueue 1 7 mine7 > /dev/null
+expect "payloads form, server id 7 taken" "1 5 1 6 1 8 1" "$(callq "$Q4" enqueue 3 pa pb pc | line)"
+expect "payloads form, consecutive → {2, first, n}" "2 9 2" "$(callq "$Q4" enqueue 2 pd pe | line)"
+expect "task 8 holds pc, 7 kept" "pc mine7" "$("${R[@]}" HGET "relq:{$Q4}:tasks" 8 | tail -c +8) $("${R[@]}" HGET "relq:{$Q4}:tasks" 7 | tail -c +8)"
 
 # --- leases are members "id:token": ids with ':' and glob characters, tokens with ':' ---
 Q5="$Q-lease"

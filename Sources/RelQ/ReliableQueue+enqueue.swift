@@ -104,14 +104,16 @@ extension ScriptContext {
         let count = tasks.count
         var capacity = 16
         for task in tasks { capacity += task.payload.count + 64 }
-        // The short form (id, payload) when no task has a delay or an override: fewer arguments
-        // for Redis to parse and for Lua to intern (see lua/enqueue.lua).
+        // The short form (id, payload) when no task has a delay or an override, the payloads form
+        // when no task has an id either: fewer arguments for Redis to parse and for Lua to intern
+        // (see lua/enqueue.lua).
         let short = tasks.allSatisfy(\.isPlain)
-        let perTask = short ? 2 : 5
+        let payloadsOnly = short && tasks.allSatisfy(\.id.isEmpty)
+        let perTask = payloadsOnly ? 1 : short ? 2 : 5
         let elements = try await call(bound, taskID: count == 1 && !tasks[0].id.isEmpty ? tasks[0].id : nil, argumentCount: 1 + perTask * count, capacity: capacity) { writer in
             writer.append(count)
             for task in tasks {
-                writer.append(task.id)
+                if !payloadsOnly { writer.append(task.id) }
                 writer.append(task.payload)
                 if short { continue }
                 writer.append(task.delay)

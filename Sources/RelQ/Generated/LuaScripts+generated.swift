@@ -524,7 +524,7 @@ return out
 
     static let enqueue = LuaScript(
         name: "enqueue",
-        sha1: "f1074e4bb476f5de23758106887e205e449a029a",
+        sha1: "f43abff8da361f28d93e81c9310a682d87183d10",
         keys: ["pending", "delayed", "tasks", "state", "meta", "signal"],
         readOnly: false,
         source: #"""
@@ -547,6 +547,8 @@ return out
 --   ARGV[b+5] max_attempts  integer > 0, '' = queue default
 -- or n groups of 2 (short form, #ARGV = 1 + 2n: ready now, queue defaults):
 --   ARGV[2i] id, ARGV[2i+1] payload
+-- or n payloads (payloads form, #ARGV = 1 + n: server-assigned ids, ready now, queue defaults):
+--   ARGV[i+1] payload
 -- Returns {1, id1, st1, id2, st2, ...}; st 1 = enqueued, 0 = duplicate id (nothing
 -- changed for that task). {2, first_id, n} instead when every id was server-assigned and
 -- they are consecutive (the usual case): task i was enqueued with id first_id + i - 1
@@ -609,15 +611,20 @@ end
 
 local n = int(ARGV[1], 1, 1000)
 if not n then return {-1, 'n must be an integer in 1..1000'} end
--- w: arguments per task (5 = full form, 2 = short form).
+-- w: arguments per task (5 = full form, 2 = short form, 1 = payloads form); po: the payload's
+-- place in a task's arguments.
 local w = 5
 if #ARGV == 1 + 2 * n then w = 2
-elseif #ARGV ~= 1 + 5 * n then return {-1, 'expected 1 + 5*n or 1 + 2*n arguments'} end
+elseif #ARGV == 1 + n then w = 1
+elseif #ARGV ~= 1 + 5 * n then return {-1, 'expected 1 + 5*n, 1 + 2*n or 1 + n arguments'} end
+local po = w == 1 and 1 or 2
 
 local argv = ARGV -- (a local: every ARGV is a global lookup)
 -- Validate everything before writing anything.
 local delays, server = {}, 0
-if w == 2 then
+if w == 1 then
+  server = n -- payloads form: every id server-assigned, ready now, queue defaults
+elseif w == 2 then
   -- Short form: ready now, queue defaults (delays stay empty: nil means 0).
   for i = 1, n do
     local id = argv[2 * i]
@@ -691,7 +698,7 @@ if server > 0 then
   local tens = (nextId - units) / 10
   local tensText = tens > 0 and string.format('%d', tens) or ''
   for i = 1, n do
-    local id = argv[2 + w * (i - 1)]
+    local id = w == 1 and '' or argv[2 + w * (i - 1)]
     if id == '' then
       id = tensText .. DIGITS[units + 1]
       units = units + 1
@@ -727,7 +734,7 @@ end
 if server > 0 and not (fenceMax and fenceMax < nextId) then
   local names, nc, at = {}, 0, {}
   for i = 1, n do
-    if argv[2 + w * (i - 1)] == '' then nc = nc + 1; names[nc] = ids[i]; at[nc] = i end
+    if w == 1 or argv[2 + w * (i - 1)] == '' then nc = nc + 1; names[nc] = ids[i]; at[nc] = i end
   end
   for i = 1, nc, 1000 do
     local j = math.min(i + 999, nc)
@@ -752,7 +759,7 @@ for i = 1, n do
   local b = 1 + w * (i - 1)
   local id = ids[i]
   local ok = not exists[i] and not (track and seen[id])
-  if not ok and argv[b + 1] == '' then
+  if not ok and (w == 1 or argv[b + 1] == '') then
     -- Server id taken (a caller used a numeric id): take the next free one.
     if not build then
       -- The ids are no longer consecutive: the long reply, for the tasks before this one too
@@ -774,7 +781,7 @@ for i = 1, n do
     if track then seen[id] = true end
     inserted = inserted + 1
     hset[nh + 1] = id
-    hset[nh + 2] = hdr .. argv[b + 2]
+    hset[nh + 2] = hdr .. argv[b + po]
     nh = nh + 2
     if not delays[i] then
       nl = nl + 1
