@@ -21,14 +21,15 @@
 -- ARGV[4] group (optional)      '1' = lease this call's tasks as ONE lease group; absent or ''
 --                               = one lease member per task
 -- Returns (now = server time in ms):
---   {1, now, first_token, deadline_ms, n, id1, value1, attempt1, ..., idn, valuen, attemptn,
---    k, deadline_k, ...}
---       n tasks, 3 values each: value = the stored task value (7-byte header with the
---       enqueue time, then the payload: see tasks); attempt = 1 on first delivery.
---       Task k (1-based) holds lease token first_token + k - 1 (integer) and its lease
---       ends at deadline_ms, unless a pair (k, deadline_k) after the tasks says otherwise
---       (a task with its own lease_ms). Tokens and the shared deadline are not repeated
---       per task: each reply element costs the server a conversion.
+--   {1, now, first_token, deadline_ms, n, id1, value1, ..., idn, valuen,
+--    d, k1, deadline_k1, ..., kd, deadline_kd, j1, attempt_j1, ...}
+--       n tasks, 2 values each: value = the stored task value (7-byte header with the
+--       enqueue time, then the payload: see tasks). Task k (1-based) holds lease token
+--       first_token + k - 1 (integer) and its lease ends at deadline_ms, unless one of the d
+--       pairs (k, deadline_k) after the tasks says otherwise (a task with its own lease_ms);
+--       it is on its first delivery (attempt 1) unless a pair (j, attempt_j) after those says
+--       otherwise (to the end of the reply). Tokens, the shared deadline and first attempts
+--       are not repeated per task: each reply element costs the server a conversion.
 --       With group = '1', first_token is negative and EVERY task of the call holds it: the
 --       tasks with deadline_ms share one lease member (the token) and one groups entry
 --       (their ids); a task with its own deadline has the member "id:token".
@@ -176,7 +177,7 @@ if m > 0 then
     bare = true
   end
   local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
-  local overrides, no = {}, 0
+  local overrides, no, retries, nr = {}, 0, nil, 0
   local zadd, hset, nh, nz = {'inf', ANCHOR}, {'', ANCHOR}, 2, 0
   local units = (base + 1) % 10
   local tens = (base + 1 - units) / 10
@@ -201,6 +202,10 @@ if m > 0 then
     if states[i] then
       local a, _, ma, l = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
       attempts = (tonumber(a) or 0) + 1
+      if attempts ~= 1 then
+        if not retries then retries = {} end
+        retries[nr + 1], retries[nr + 2], nr = j, attempts, nr + 2
+      end
       if not ma or ma == '' then ma = ARGV[3] end
       if not l or l == '' then l = ARGV[2] end
       hset[nh + 1] = id
@@ -231,11 +236,12 @@ if m > 0 then
       zadd[nz + 1] = deadlineText
       zadd[nz + 2] = id .. ':' .. gtoken
     end
-    out[3 * j + 3] = id
-    out[3 * j + 4] = body
-    out[3 * j + 5] = attempts
+    out[2 * j + 4] = id
+    out[2 * j + 5] = body
   end
-  for j = 1, no do out[3 * m + 5 + j] = overrides[j] end
+  out[2 * m + 6] = no / 2
+  for j = 1, no do out[2 * m + 6 + j] = overrides[j] end
+  for j = 1, nr do out[2 * m + 6 + no + j] = retries[j] end
   if ng > 0 then
     zadd[nz + 3] = defDeadlineText
     zadd[nz + 4] = gtoken

@@ -346,7 +346,7 @@ if m > 0 then
     bare = true
   end
   local base = rcall('HINCRBY', meta, 'dequeued', m == max and ARGV[1] or string.format('%d', m)) - m
-  local overrides, no = {}, 0
+  local overrides, no, retries, nr = {}, 0, nil, 0
   local zadd, hset, nh, nz = {'inf', ANCHOR}, {'', ANCHOR}, 2, 0
   local units = (base + 1) % 10
   local tens = (base + 1 - units) / 10
@@ -371,6 +371,10 @@ if m > 0 then
     if states[i] then
       local a, _, ma, l = string.match(states[i], '^(%d*):(%d*):(%d*):(%d*)$')
       attempts = (tonumber(a) or 0) + 1
+      if attempts ~= 1 then
+        if not retries then retries = {} end
+        retries[nr + 1], retries[nr + 2], nr = j, attempts, nr + 2
+      end
       if not ma or ma == '' then ma = ARGV[3] end
       if not l or l == '' then l = ARGV[2] end
       hset[nh + 1] = id
@@ -401,11 +405,12 @@ if m > 0 then
       zadd[nz + 1] = deadlineText
       zadd[nz + 2] = id .. ':' .. gtoken
     end
-    out[3 * j + 3] = id
-    out[3 * j + 4] = body
-    out[3 * j + 5] = attempts
+    out[2 * j + 4] = id
+    out[2 * j + 5] = body
   end
-  for j = 1, no do out[3 * m + 5 + j] = overrides[j] end
+  out[2 * m + 6] = no / 2
+  for j = 1, no do out[2 * m + 6 + j] = overrides[j] end
+  for j = 1, nr do out[2 * m + 6 + no + j] = retries[j] end
   if ng > 0 then
     zadd[nz + 3] = defDeadlineText
     zadd[nz + 4] = gtoken

@@ -48,6 +48,12 @@ calldq() { # calldq QUEUE SCRIPT ARGS...: calld for another queue
   CLI_FLAGS=--no-raw callq "$@" | sed -E 's/^ *[0-9]+\) //; s/^\(integer\) //; s/^"(.*)"$/\1/'
 }
 line() { tr '\n' ' ' | sed 's/ $//'; }
+attempt() { # attempt ARRAY BASE K: the attempt of task K of the dequeue reply at ${ARRAY[BASE]}
+  local -n a=$1; local n=${a[$(( $2 + 4 ))]}; local p=$(( $2 + 5 + 2 * n ))
+  local i=$(( p + 1 + 2 * a[p] ))
+  while (( i < ${#a[@]} )); do [[ ${a[i]} == "$3" ]] && { echo "${a[i + 1]}"; return; }; i=$(( i + 2 )); done
+  echo 1
+}
 
 # expect DESCRIPTION WANT GOT  (WANT may be a glob pattern)
 expect() {
@@ -73,10 +79,11 @@ expect "signal holds one token" "1" "$("${R[@]}" LLEN "relq:{$Q}:signal")"
 # --- dequeue FIFO ---------------------------------------------------------------
 mapfile -t D < <(calld dequeue 10 30000 5)
 expect "dequeue status" "1" "${D[0]}"
-# reply: 1, now, first token, shared deadline, n, then id, value, attempt per task
-expect "dequeue FIFO first (value = header + payload)" "1 *p1 1" "${D[5]} ${D[6]} ${D[7]}"
-expect "dequeue FIFO second" "a *p2 1" "${D[8]} ${D[9]} ${D[10]}"
-expect "dequeue 2 tasks" "2 11" "${D[4]} ${#D[@]}"
+# reply: 1, now, first token, shared deadline, n, then id, value per task, then d, the (task,
+# deadline) pairs, then (task, attempt) pairs for tasks past their first delivery
+expect "dequeue FIFO first (value = header + payload)" "1 *p1 1" "${D[5]} ${D[6]} $(attempt D 0 1)"
+expect "dequeue FIFO second" "a *p2 1" "${D[7]} ${D[8]} $(attempt D 0 2)"
+expect "dequeue 2 tasks" "2 10" "${D[4]} ${#D[@]}"
 T1=${D[2]}; TA=$((D[2] + 1))
 expect "deadline = now + lease" "30000" "$((D[3] - D[1]))"
 mapfile -t E < <(calld dequeue 10 30000 5)
@@ -99,7 +106,7 @@ mapfile -t D < <(rdq dequeue 1 30000 5)
 TX=${D[2]}
 mapfile -t E < <(rdq release_dequeue 1 30000 5 1 x "$TX")
 # {1, {2, 1}, {1, now, token, deadline, 1, y, value, 1}}
-expect "release_dequeue: released + next" "1 2 1 1 y *py 1" "${E[*]:0:4} ${E[8]} ${E[9]} ${E[10]}"
+expect "release_dequeue: released + next" "1 2 1 1 y *py 1" "${E[*]:0:4} ${E[8]} ${E[9]} $(attempt E 3 1)"
 expect "release_dequeue: next token" "$((TX + 1))" "${E[5]}"
 expect "release_dequeue: x gone" "-3" "$(callq "$Q2" inspect x | line)"
 mapfile -t E < <(rdq release_dequeue 1 30000 5 1 x "$TX")
@@ -191,7 +198,7 @@ expect "remove g5 (the last of the group)" "1 working" "$(callq "$Q6" remove g5 
 expect "group gone: only g3's member" "1 0 0" "$("${R[@]}" ZCOUNT "$(gk leases)" -inf '(inf') $("${R[@]}" HLEN "$(gk groups)") $("${R[@]}" HGET "$(gk meta)" grouped)"
 expect "release g3 (its own member, the group token)" "2 1" "$(callq "$Q6" release 1 g3 "$GT" | line)"
 mapfile -t D < <(calldq "$Q6" dequeue 5 30000 5 1)
-expect "g4 redelivered alone (a group of one), attempt 2" "1 g4 2" "${D[4]} ${D[5]} ${D[7]}"
+expect "g4 redelivered alone (a group of one), attempt 2" "1 g4 2" "${D[4]} ${D[5]} $(attempt D 0 1)"
 expect "release it" "2 1" "$(callq "$Q6" release 1 g4 "${D[2]}" | line)"
 # the whole-group release: n and the group token, only while the group holds exactly n tasks
 callq "$Q6" enqueue 3 w1 p w2 p w3 p > /dev/null
@@ -226,7 +233,7 @@ expect "extend not found" "-3" "$(call extend zzz 1 '' | line)"
 expect "requeue stale" "-2" "$(call requeue a 777 0 '' 0 '' '' | line)"
 expect "requeue attempt 1" "1" "$(call requeue a "$TA" 0 boom 0 '' '' | line)"
 mapfile -t D < <(calld dequeue 1 30000 5)
-expect "redelivered a, attempt 2" "a *p2 2" "${D[5]} ${D[6]} ${D[7]}"
+expect "redelivered a, attempt 2" "a *p2 2" "${D[5]} ${D[6]} $(attempt D 0 1)"
 TA=${D[2]}
 expect "inspect working has last error" "1 working 2 * * boom p2" "$(call inspect a | line)"
 expect "requeue at max → dead" "2" "$(call requeue a "$TA" 0 boom2 0 '' '' | line)"
@@ -236,7 +243,7 @@ expect "late ack of dead task → stale" "1 -2" "$(call release 1 a "$TA" | line
 # --- give back does not count the attempt ---------------------------------------
 call enqueue 1 g pg 0 '' 1 > /dev/null
 mapfile -t D < <(calld dequeue 1 30000 5)
-expect "dequeue g" "g 1" "${D[5]} ${D[7]}"
+expect "dequeue g" "g 1" "${D[5]} $(attempt D 0 1)"
 expect "give back (max 1, not dead)" "1" "$(call requeue g "${D[2]}" 0 '' 1 '' '' | line)"
 expect "g back in pending, attempts 0" "1 pending 0 -1 *" "$(call inspect g | line)"
 expect "remove pending g" "1 pending" "$(call remove g | line)"
@@ -246,7 +253,7 @@ expect "remove again" "-3" "$(call remove g | line)"
 expect "dead_retry a" "1 1 0" "$(call dead_retry ids a nope | line)"
 expect "a pending, attempts reset" "1 pending 0 -1 * boom2 p2" "$(call inspect a | line)"
 mapfile -t D < <(calld dequeue 1 30000 5)
-expect "a redelivered attempt 1" "a 1" "${D[5]} ${D[7]}"
+expect "a redelivered attempt 1" "a 1" "${D[5]} $(attempt D 0 1)"
 expect "requeue → ok" "1" "$(call requeue a "${D[2]}" 0 x 0 '' '' | line)"
 mapfile -t D < <(calld dequeue 1 30000 5)
 expect "requeue at max 2 → dead again" "2" "$(call requeue a "${D[2]}" 0 x 0 '' '' | line)"
@@ -256,7 +263,7 @@ expect "purged task gone" "-3" "$(call inspect a | line)"
 # --- sweep of an expired 1 ms lease -------------------------------------------------
 expect "enqueue s (lease 1 ms) + d2 (delay 100 ms)" "1 s 1 d2 1" "$(call enqueue 2 s ps 0 1 3 d2 p4 100 '' '' | line)"
 mapfile -t D < <(calld dequeue 1 30000 5)
-expect "dequeue s" "s 1" "${D[5]} ${D[7]}"
+expect "dequeue s" "s 1" "${D[5]} $(attempt D 0 1)"
 expect "own lease → (task 1, deadline now + 1)" "1 1" "${D[8]} $((D[9] - D[1]))"
 TS=${D[2]}
 sleep 0.15
@@ -294,7 +301,7 @@ expect "configure paused" "1" "$(call configure paused 1 working_limit '' | line
 expect "paused → 3" "3 *" "$(call dequeue 10 30000 5 | line)"
 expect "configure rate" "1" "$(call configure paused 0 rate_limit 1 rate_window_ms 60000 | line)"
 mapfile -t D < <(calld dequeue 10 30000 5)
-expect "rate 1 → one task (with its own lease: one deadline pair)" "1 10" "${D[4]} ${#D[@]}"
+expect "rate 1 → one task (own lease and attempt 2: a deadline pair, an attempt pair)" "1 12 2" "${D[4]} ${#D[@]} $(attempt D 0 1)"
 call enqueue 1 r pr 0 '' '' > /dev/null
 mapfile -t E < <(calld dequeue 10 30000 5)
 expect "rate limited → 5" "5" "${E[0]}"

@@ -106,37 +106,50 @@ extension ScriptContext {
         let now = ServerTime(millisecondsSince1970: try elements.int(1, script))
         switch status {
         case 1:
-            // first token, shared deadline, n; then 3 values per task (id, stored value, attempt);
-            // then (task number, deadline) pairs for tasks with their own lease. A negative first
-            // token is a lease group's: every task of the call holds it.
+            // first token, shared deadline, n; then 2 values per task (id, stored value); then d and
+            // d (task number, deadline) pairs for tasks with their own lease; then (task number,
+            // attempt) pairs for tasks past their first delivery. A negative first token is a lease
+            // group's: every task of the call holds it.
             let firstToken = try elements.int(2, script)
             let sharedDeadline = try elements.int(3, script)
             let count = Int(try elements.int(4, script))
-            let overridesStart = 5 + 3 * count
-            guard count >= 0, overridesStart <= elements.count, (elements.count - overridesStart) % 2 == 0 else {
+            let countAt = 5 + 2 * count
+            guard count >= 0, countAt < elements.count else {
                 throw ReliableQueueError(.scriptFailed, "script dequeue returned \(elements.count) values for \(count) tasks")
             }
-            // Allocated only when some task has its own lease (rare).
+            let overrides = Int(try elements.int(countAt, script))
+            let attemptsAt = countAt + 1 + 2 * overrides
+            guard overrides >= 0, attemptsAt <= elements.count, (elements.count - attemptsAt) % 2 == 0 else {
+                throw ReliableQueueError(.scriptFailed, "script dequeue returned \(elements.count) values for \(count) tasks and \(overrides) deadlines")
+            }
+            // Both allocated only when some task needs them (rare).
             var deadlines: [Int64]?
-            for index in stride(from: overridesStart, to: elements.count, by: 2) {
+            var attempts: [Int]?
+            for index in stride(from: countAt + 1, to: elements.count, by: 2) {
                 let task = Int(try elements.int(index, script))
                 guard task >= 1, task <= count else {
-                    throw ReliableQueueError(.scriptFailed, "script dequeue returned a deadline for task \(task) of \(count)")
+                    throw ReliableQueueError(.scriptFailed, "script dequeue returned a value for task \(task) of \(count)")
                 }
-                if deadlines == nil { deadlines = [Int64](repeating: sharedDeadline, count: count) }
-                deadlines![task - 1] = try elements.int(index + 1, script)
+                let value = try elements.int(index + 1, script)
+                if index < attemptsAt {
+                    if deadlines == nil { deadlines = [Int64](repeating: sharedDeadline, count: count) }
+                    deadlines![task - 1] = value
+                } else {
+                    if attempts == nil { attempts = [Int](repeating: 1, count: count) }
+                    attempts![task - 1] = Int(value)
+                }
             }
             // A lease group's shared entry holds the tasks without a deadline of their own.
-            let groupSize = firstToken < 0 ? count - (elements.count - overridesStart) / 2 : 0
+            let groupSize = firstToken < 0 ? count - overrides : 0
             var deliveries: [Delivery] = []
             deliveries.reserveCapacity(count)
             for index in 0..<count {
-                let base = 5 + 3 * index
+                let base = 5 + 2 * index
                 let value = try elements.taskValue(base + 1, script)
                 deliveries.append(Delivery(
                     id: try elements.string(base, script),
                     payload: value.payload,
-                    attempt: Int(try elements.int(base + 2, script)),
+                    attempt: attempts?[index] ?? 1,
                     lease: Lease(
                         token: firstToken < 0 ? firstToken : firstToken + Int64(index),
                         deadline: ServerTime(millisecondsSince1970: deadlines?[index] ?? sharedDeadline),
