@@ -359,9 +359,12 @@ if m > 0 then
   out[3], out[4], out[5] = base + 1, defDeadline, m
   -- A lease group: every task holds the token -(base + 1); the ones with the shared deadline
   -- are listed in gids (one member, one groups field), the others get "id:token" members.
+  -- gids stays nil while the group is exactly ids[1..ng] (every popped task live, none with a
+  -- deadline of its own: the usual case), and ids itself is packed.
   local gids, ng, gtoken = nil, 0, nil
   if group then
-    gids, gtoken = {}, string.format('%d', -(base + 1))
+    gtoken = string.format('%d', -(base + 1))
+    if live then gids = {} end
     out[3] = -(base + 1)
   end
   for j = 1, m do
@@ -399,8 +402,13 @@ if m > 0 then
       if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
     elseif deadlineText == defDeadlineText then
       ng = ng + 1
-      gids[ng] = id
+      if gids then gids[ng] = id end
     else
+      if not gids then
+        -- (the group was ids[1..ng] until this task: listed from here on)
+        gids = {}
+        for q = 1, ng do gids[q] = ids[q] end
+      end
       nz = nz + 2
       zadd[nz + 1] = deadlineText
       zadd[nz + 2] = id .. ':' .. gtoken
@@ -414,7 +422,7 @@ if m > 0 then
   if ng > 0 then
     zadd[nz + 3] = defDeadlineText
     zadd[nz + 4] = gtoken
-    rcall('HSET', groups, gtoken, cmsgpack.pack(gids))
+    rcall('HSET', groups, gtoken, cmsgpack.pack(gids or ids))
     rcall('HINCRBY', meta, 'grouped', string.format('%d', ng))
   end
   chunked('ZADD', leases, zadd, 1000)

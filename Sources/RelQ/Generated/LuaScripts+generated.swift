@@ -252,7 +252,7 @@ return {1, n, rcall('ZCARD', dead)}
 
     static let dequeue = LuaScript(
         name: "dequeue",
-        sha1: "8ad6a82a2b1e034b61e39dd9ea0e45ecae0f809d",
+        sha1: "b932621f431bfa14fdb2aee26db3eb6f6863a80f",
         keys: ["pending", "delayed", "leases", "tasks", "state", "meta", "rate", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -448,9 +448,12 @@ if m > 0 then
   out[3], out[4], out[5] = base + 1, defDeadline, m
   -- A lease group: every task holds the token -(base + 1); the ones with the shared deadline
   -- are listed in gids (one member, one groups field), the others get "id:token" members.
+  -- gids stays nil while the group is exactly ids[1..ng] (every popped task live, none with a
+  -- deadline of its own: the usual case), and ids itself is packed.
   local gids, ng, gtoken = nil, 0, nil
   if group then
-    gids, gtoken = {}, string.format('%d', -(base + 1))
+    gtoken = string.format('%d', -(base + 1))
+    if live then gids = {} end
     out[3] = -(base + 1)
   end
   for j = 1, m do
@@ -488,8 +491,13 @@ if m > 0 then
       if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
     elseif deadlineText == defDeadlineText then
       ng = ng + 1
-      gids[ng] = id
+      if gids then gids[ng] = id end
     else
+      if not gids then
+        -- (the group was ids[1..ng] until this task: listed from here on)
+        gids = {}
+        for q = 1, ng do gids[q] = ids[q] end
+      end
       nz = nz + 2
       zadd[nz + 1] = deadlineText
       zadd[nz + 2] = id .. ':' .. gtoken
@@ -503,7 +511,7 @@ if m > 0 then
   if ng > 0 then
     zadd[nz + 3] = defDeadlineText
     zadd[nz + 4] = gtoken
-    rcall('HSET', groups, gtoken, cmsgpack.pack(gids))
+    rcall('HSET', groups, gtoken, cmsgpack.pack(gids or ids))
     rcall('HINCRBY', meta, 'grouped', string.format('%d', ng))
   end
   chunked('ZADD', leases, zadd, 1000)
@@ -1322,7 +1330,7 @@ return out
 
     static let releaseDequeue = LuaScript(
         name: "release_dequeue",
-        sha1: "c8e63d248bcc086b931625f5458466ade8b97443",
+        sha1: "d66800cd7363343b28c23f2713aaa0c9f421f6aa",
         keys: ["pending", "delayed", "leases", "tasks", "state", "errors", "meta", "rate", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -1687,9 +1695,12 @@ if m > 0 then
   out[3], out[4], out[5] = base + 1, defDeadline, m
   -- A lease group: every task holds the token -(base + 1); the ones with the shared deadline
   -- are listed in gids (one member, one groups field), the others get "id:token" members.
+  -- gids stays nil while the group is exactly ids[1..ng] (every popped task live, none with a
+  -- deadline of its own: the usual case), and ids itself is packed.
   local gids, ng, gtoken = nil, 0, nil
   if group then
-    gids, gtoken = {}, string.format('%d', -(base + 1))
+    gtoken = string.format('%d', -(base + 1))
+    if live then gids = {} end
     out[3] = -(base + 1)
   end
   for j = 1, m do
@@ -1727,8 +1738,13 @@ if m > 0 then
       if units == 10 then units = 0; tens = tens + 1; tensText = string.format('%d', tens) end
     elseif deadlineText == defDeadlineText then
       ng = ng + 1
-      gids[ng] = id
+      if gids then gids[ng] = id end
     else
+      if not gids then
+        -- (the group was ids[1..ng] until this task: listed from here on)
+        gids = {}
+        for q = 1, ng do gids[q] = ids[q] end
+      end
       nz = nz + 2
       zadd[nz + 1] = deadlineText
       zadd[nz + 2] = id .. ':' .. gtoken
@@ -1742,7 +1758,7 @@ if m > 0 then
   if ng > 0 then
     zadd[nz + 3] = defDeadlineText
     zadd[nz + 4] = gtoken
-    rcall('HSET', groups, gtoken, cmsgpack.pack(gids))
+    rcall('HSET', groups, gtoken, cmsgpack.pack(gids or ids))
     rcall('HINCRBY', meta, 'grouped', string.format('%d', ng))
   end
   chunked('ZADD', leases, zadd, 1000)
