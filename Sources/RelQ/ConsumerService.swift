@@ -111,7 +111,7 @@ public final class ConsumerService: Service, Sendable {
                     deliveries = try await cancelWhenGracefulShutdown { [queue, configuration] in
                         let free = await slots.waitForFree()
                         guard free > 0 else { return [] }
-                        return try await queue.dequeue(max: free, wait: configuration.waitTimeout).deliveries
+                        return try await queue.dequeue(max: free, wait: configuration.waitTimeout, leaseGroup: false).deliveries
                     }
                     failures = 0
                 } catch is CancellationError {

@@ -19,11 +19,18 @@ extension ReliableQueue {
     ///   - max: the most tasks to take, 1–1000.
     ///   - wait: how long to wait for a task; nil returns at once.
     public func dequeue(max: Int = 1, wait: Duration? = nil) async throws -> DequeueResult {
+        try await dequeue(max: max, wait: wait, leaseGroup: arguments.leaseGroups)
+    }
+
+    /// ``dequeue(max:wait:)`` with the lease group chosen per call: `leaseGroup` false for callers
+    /// that finish the tasks one by one (``ConsumerService``), where a group would be rewritten at
+    /// every release.
+    func dequeue(max: Int, wait: Duration?, leaseGroup: Bool) async throws -> DequeueResult {
         try Validation.count(max, "max", maximum: Validation.maxBatch)
         if let wait { _ = try Validation.milliseconds(wait, "wait") }
         let deadline = wait.map { ContinuousClock.now + $0 }
         while true {
-            let result = try await dequeueNow(max: max)
+            let result = try await dequeueNow(max: max, leaseGroup: leaseGroup)
             guard result.deliveries.isEmpty, let deadline else { return result }
             let remaining = deadline - .now
             guard remaining > .milliseconds(1) else { return result }
@@ -31,7 +38,7 @@ extension ReliableQueue {
             if let retryAfter = result.retryAfter, retryAfter > .zero { block = min(block, retryAfter) }
             if result.reason == .rateLimited {
                 try await Task.sleep(for: block)
-            } else if let woken = try await waitForSignalThenDequeue(block, max: max), !woken.deliveries.isEmpty {
+            } else if let woken = try await waitForSignalThenDequeue(block, max: max, leaseGroup: leaseGroup), !woken.deliveries.isEmpty {
                 return woken  // even when cancelled meanwhile: these tasks are leased to the caller now
             }
             try Task.checkCancellation()
@@ -45,11 +52,11 @@ extension ReliableQueue {
         try await dequeue(max: 1, wait: wait).deliveries.first
     }
 
-    private func dequeueNow(max: Int) async throws -> DequeueResult {
+    private func dequeueNow(max: Int, leaseGroup: Bool) async throws -> DequeueResult {
         if max == 1 {
             return try await dequeueCoalescer.submit(1)
         }
-        return try await context.sendDequeue(max: max, script: scripts.dequeue, arguments: arguments)
+        return try await context.sendDequeue(max: max, leaseGroup: leaseGroup, script: scripts.dequeue, arguments: arguments)
     }
 
     /// Blocks on the queue's `signal` list (`BLPOP`) for up to `duration` — enqueues, releases under
@@ -57,11 +64,11 @@ extension ReliableQueue {
     /// right behind it on the same blocking connection: Redis runs it the moment the `BLPOP`
     /// returns, so a wake-up costs one round trip. Returns that dequeue's result, or nil when it
     /// could not run there (every blocking connection busy, or the script must be reloaded).
-    func waitForSignalThenDequeue(_ duration: Duration, max: Int) async throws -> DequeueResult? {
+    func waitForSignalThenDequeue(_ duration: Duration, max: Int, leaseGroup: Bool) async throws -> DequeueResult? {
         let milliseconds = Swift.max(1, duration.wholeMilliseconds)
         let seconds = "\(milliseconds / 1000).\(String(milliseconds % 1000 + 1000).dropFirst())"
         let wait = RedisCommand(["BLPOP", keys.key("signal"), seconds], routingKey: keys.key("signal"))
-        let dequeue = context.dequeueCommand(max: max, script: scripts.dequeue, arguments: arguments)
+        let dequeue = context.dequeueCommand(max: max, leaseGroup: leaseGroup, script: scripts.dequeue, arguments: arguments)
         guard let reply = try await client.sendBlocking(.pipeline([wait, dequeue]), timeout: duration) else {
             // Every blocking connection is busy: fall back to a short sleep.
             try await Task.sleep(for: Swift.min(duration, .milliseconds(20)))
@@ -82,15 +89,15 @@ extension ReliableQueue {
 
 extension ScriptContext {
     /// One dequeue script call for up to `max` tasks.
-    func sendDequeue(max: Int, script bound: BoundScript, arguments: ReliableQueue.Configuration.Validated) async throws -> ReliableQueue.DequeueResult {
-        let command = dequeueCommand(max: max, script: bound, arguments: arguments)
+    func sendDequeue(max: Int, leaseGroup: Bool, script bound: BoundScript, arguments: ReliableQueue.Configuration.Validated) async throws -> ReliableQueue.DequeueResult {
+        let command = dequeueCommand(max: max, leaseGroup: leaseGroup, script: bound, arguments: arguments)
         return try parseDequeue(try await client.run(command, script: bound.script), max: max, script: bound.script)
     }
 
-    /// The dequeue script call for up to `max` tasks: a lease group when `max` is above 1 and the
-    /// configuration asks for groups (the script's 4th argument).
-    func dequeueCommand(max: Int, script bound: BoundScript, arguments: ReliableQueue.Configuration.Validated) -> RedisCommand {
-        let group = max > 1 && arguments.leaseGroups
+    /// The dequeue script call for up to `max` tasks: a lease group when `max` is above 1 and
+    /// `leaseGroup` asks for one (the script's 4th argument).
+    func dequeueCommand(max: Int, leaseGroup: Bool, script bound: BoundScript, arguments: ReliableQueue.Configuration.Validated) -> RedisCommand {
+        let group = max > 1 && leaseGroup
         return bound.command(argumentCount: group ? 4 : 3) { writer in
             writer.append(max)
             writer.append(arguments.leaseMilliseconds)
@@ -175,9 +182,10 @@ extension ScriptContext {
     }
 
     /// One dequeue call for several callers that each asked for one task: the first callers get a
-    /// delivery each, in arrival order; the others get no task and the call's reason.
+    /// delivery each, in arrival order; the others get no task and the call's reason. No lease
+    /// group: each caller releases its task on its own.
     func sendDequeueOnePerCaller(callers: Int, script bound: BoundScript, arguments: ReliableQueue.Configuration.Validated) async throws -> [ReliableQueue.DequeueResult] {
-        try await sendDequeue(max: callers, script: bound, arguments: arguments).onePerCaller(callers)
+        try await sendDequeue(max: callers, leaseGroup: false, script: bound, arguments: arguments).onePerCaller(callers)
     }
 }
 

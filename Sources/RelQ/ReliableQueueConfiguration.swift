@@ -23,7 +23,9 @@ extension ReliableQueue {
         /// (negative) lease token and deadline; each is still released, requeued or extended on
         /// its own, at a cost that grows with the group's size (the group is rewritten without
         /// it), so a consumer that takes large batches but finishes their tasks one by one may
-        /// prefer `false`. Default `true`. See `lua/README.md`, "Lease groups".
+        /// prefer `false`; releasing all of them in one `release(_:)` names only the group. Merged
+        /// concurrent `dequeue(max: 1)` calls and ``ConsumerService`` (whose slots finish their
+        /// tasks one by one) never take a group. Default `true`. See `lua/README.md`, "Lease groups".
         public var leaseGroups: Bool
 
         /// Creates a configuration; every parameter has a default.

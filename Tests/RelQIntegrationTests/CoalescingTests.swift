@@ -34,6 +34,31 @@ struct CoalescingTests {
         }
     }
 
+    /// Concurrent single dequeues share script calls but take no lease group: each caller releases
+    /// its own task, and a group would be rewritten at every such release.
+    @Test func concurrentSingleDequeuesTakeNoLeaseGroup() async throws {
+        try await RedisServer.withServer { server in
+            try await withClient(server) { client in
+                let queue = try makeQueue(client)
+                _ = try await queue.enqueue(batch: (0..<200).map { .init(payload: Array("t\($0)".utf8)) })
+                let before = try commandCalls(server, "evalsha")
+                let deliveries = try await withThrowingTaskGroup(of: Delivery?.self) { group in
+                    for _ in 0..<200 { group.addTask { try await queue.dequeueOne() } }
+                    var all: [Delivery] = []
+                    for try await delivery in group { if let delivery { all.append(delivery) } }
+                    return all
+                }
+                let calls = try commandCalls(server, "evalsha") - before
+                #expect(deliveries.count == 200 && Set(deliveries.map(\.id)).count == 200)
+                #expect(calls < 200, "200 concurrent dequeues took \(calls) script calls: none were merged")
+                #expect(deliveries.allSatisfy { $0.lease.token > 0 }, "a delivery of a lease group")
+                #expect(try server.command("EXISTS", "relq:{\(queue.name)}:groups").int == 0)
+                #expect(try await queue.release(deliveries).allSatisfy { $0 == .released })
+                #expect(try await queue.stats().working == 0)
+            }
+        }
+    }
+
     @Test func concurrentDuplicatesInsertExactlyOnce() async throws {
         try await withSharedQueue { queue, _ in
             let inserted = try await withThrowingTaskGroup(of: Bool.self) { group in

@@ -138,7 +138,10 @@ struct ConsumerServiceTests {
         try await withSharedQueue { queue, server in
             let running = Atomic<Int>(0)
             let peak = Atomic<Int>(0)
-            let consumer = ConsumerService(queue: queue, configuration: .init(concurrency: 3, waitTimeout: .milliseconds(200)), logger: testLogger) { _ in
+            let grouped = Atomic<Int>(0)
+            let consumer = ConsumerService(queue: queue, configuration: .init(concurrency: 3, waitTimeout: .milliseconds(200)), logger: testLogger) { delivery in
+                // Each slot releases its own task: the service's batch dequeues take no lease group.
+                if delivery.lease.token < 0 { grouped.add(1, ordering: .relaxed) }
                 let now = running.add(1, ordering: .relaxed).newValue
                 var seen = peak.load(ordering: .relaxed)
                 while now > seen, !peak.compareExchange(expected: seen, desired: now, ordering: .relaxed).exchanged {
@@ -153,6 +156,7 @@ struct ConsumerServiceTests {
             }
             #expect(peak.load(ordering: .relaxed) <= 3, "never more than `concurrency` handlers at once")
             #expect(peak.load(ordering: .relaxed) >= 2, "handlers do run concurrently")
+            #expect(grouped.load(ordering: .relaxed) == 0, "no delivery of a lease group")
             let stats = try await queue.stats()
             #expect(stats.pending == 0 && stats.working == 0 && stats.dequeuedTotal == 60)
             _ = server
