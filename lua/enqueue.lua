@@ -70,10 +70,10 @@ local function header(ms)
   return string.char(1, b1, b2, b3, b4, b5, b6)
 end
 
--- Calls cmd key args[1..] in chunks of at most step elements (step <= 1000).
-local function chunked(cmd, key, args, step)
+-- Calls cmd key args[first..] in chunks of at most step elements (step <= 1000).
+local function chunked(cmd, key, args, step, first)
   local r
-  for i = 1, #args, step do
+  for i = first or 1, #args, step do
     r = rcall(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
   end
   return r
@@ -144,6 +144,8 @@ else
     end
   end
 end
+-- (stored: the anchor's value as read, not written again when unchanged)
+local stored = fence
 -- fenceMax: while the fence holds, no stored task has an id that seq has not passed, but caller
 -- ids up to fenceMax; nil when it does not hold (then it holds again once no task is stored).
 local fenceMax
@@ -223,6 +225,7 @@ local track = server < n
 local build = track
 -- (the tasks anchor: the fence's value when it holds, else ANCHOR)
 local hset, lpush, zadd, st = {'', fenceMax and fence or ANCHOR}, {}, {}, {'', ANCHOR}
+local hfirst = hset[2] == stored and 3 or 1
 local nh, nl, nz, ns = 2, 0, 0, 2
 local inserted = 0
 for i = 1, n do
@@ -276,7 +279,7 @@ for i = 1, n do
 end
 
 if inserted > 0 then
-  chunked('HSET', tasks, hset, 1000)
+  chunked('HSET', tasks, hset, 1000, hfirst)
   if ns > 2 then chunked('HSET', state, st, 1000) end
   if nz > 0 then chunked('ZADD', delayed, zadd, 1000) end
   if nl > 0 then

@@ -242,9 +242,9 @@ local function int(s, lo, hi)
   return v
 end
 
--- Calls cmd key args[1..] in chunks of at most step elements (step <= 1000, even).
-local function chunked(cmd, key, args, step)
-  for i = 1, #args, step do
+-- Calls cmd key args[first..] in chunks of at most step elements (step <= 1000, even).
+local function chunked(cmd, key, args, step, first)
+  for i = first or 1, #args, step do
     rcall(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
   end
 end
@@ -425,7 +425,9 @@ if m > 0 then
     rcall('HSET', groups, gtoken, cmsgpack.pack(gids or ids))
     rcall('HINCRBY', meta, 'grouped', string.format('%d', ng))
   end
-  chunked('ZADD', leases, zadd, 1000)
+  -- The anchor (zadd[1..2]) went in with the first delivery, which recorded the lease defaults
+  -- in meta (the same call): not added again while they are recorded.
+  chunked('ZADD', leases, zadd, 1000, cfg[5] and 3 or 1)
   if nh > 2 then chunked('HSET', state, hset, 1000) end
   if rlimit then
     if rcall('INCRBY', rate, m) == m then

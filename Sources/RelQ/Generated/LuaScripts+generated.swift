@@ -252,7 +252,7 @@ return {1, n, rcall('ZCARD', dead)}
 
     static let dequeue = LuaScript(
         name: "dequeue",
-        sha1: "b932621f431bfa14fdb2aee26db3eb6f6863a80f",
+        sha1: "637cd47d8942d765e221843159f6b4dcc4b82672",
         keys: ["pending", "delayed", "leases", "tasks", "state", "meta", "rate", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -331,9 +331,9 @@ local function int(s, lo, hi)
   return v
 end
 
--- Calls cmd key args[1..] in chunks of at most step elements (step <= 1000, even).
-local function chunked(cmd, key, args, step)
-  for i = 1, #args, step do
+-- Calls cmd key args[first..] in chunks of at most step elements (step <= 1000, even).
+local function chunked(cmd, key, args, step, first)
+  for i = first or 1, #args, step do
     rcall(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
   end
 end
@@ -514,7 +514,9 @@ if m > 0 then
     rcall('HSET', groups, gtoken, cmsgpack.pack(gids or ids))
     rcall('HINCRBY', meta, 'grouped', string.format('%d', ng))
   end
-  chunked('ZADD', leases, zadd, 1000)
+  -- The anchor (zadd[1..2]) went in with the first delivery, which recorded the lease defaults
+  -- in meta (the same call): not added again while they are recorded.
+  chunked('ZADD', leases, zadd, 1000, cfg[5] and 3 or 1)
   if nh > 2 then chunked('HSET', state, hset, 1000) end
   if rlimit then
     if rcall('INCRBY', rate, m) == m then
@@ -538,7 +540,7 @@ return out
 
     static let enqueue = LuaScript(
         name: "enqueue",
-        sha1: "f43abff8da361f28d93e81c9310a682d87183d10",
+        sha1: "b71da783fcd0b3254f33c975a947514113c03283",
         keys: ["pending", "delayed", "tasks", "state", "meta", "signal"],
         readOnly: false,
         source: #"""
@@ -614,10 +616,10 @@ local function header(ms)
   return string.char(1, b1, b2, b3, b4, b5, b6)
 end
 
--- Calls cmd key args[1..] in chunks of at most step elements (step <= 1000).
-local function chunked(cmd, key, args, step)
+-- Calls cmd key args[first..] in chunks of at most step elements (step <= 1000).
+local function chunked(cmd, key, args, step, first)
   local r
-  for i = 1, #args, step do
+  for i = first or 1, #args, step do
     r = rcall(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
   end
   return r
@@ -688,6 +690,8 @@ else
     end
   end
 end
+-- (stored: the anchor's value as read, not written again when unchanged)
+local stored = fence
 -- fenceMax: while the fence holds, no stored task has an id that seq has not passed, but caller
 -- ids up to fenceMax; nil when it does not hold (then it holds again once no task is stored).
 local fenceMax
@@ -767,6 +771,7 @@ local track = server < n
 local build = track
 -- (the tasks anchor: the fence's value when it holds, else ANCHOR)
 local hset, lpush, zadd, st = {'', fenceMax and fence or ANCHOR}, {}, {}, {'', ANCHOR}
+local hfirst = hset[2] == stored and 3 or 1
 local nh, nl, nz, ns = 2, 0, 0, 2
 local inserted = 0
 for i = 1, n do
@@ -820,7 +825,7 @@ for i = 1, n do
 end
 
 if inserted > 0 then
-  chunked('HSET', tasks, hset, 1000)
+  chunked('HSET', tasks, hset, 1000, hfirst)
   if ns > 2 then chunked('HSET', state, st, 1000) end
   if nz > 0 then chunked('ZADD', delayed, zadd, 1000) end
   if nl > 0 then
@@ -1330,7 +1335,7 @@ return out
 
     static let releaseDequeue = LuaScript(
         name: "release_dequeue",
-        sha1: "d66800cd7363343b28c23f2713aaa0c9f421f6aa",
+        sha1: "e3d9c49a457385692f33df9a4640db04aa0e0170",
         keys: ["pending", "delayed", "leases", "tasks", "state", "errors", "meta", "rate", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -1578,9 +1583,9 @@ local function int(s, lo, hi)
   return v
 end
 
--- Calls cmd key args[1..] in chunks of at most step elements (step <= 1000, even).
-local function chunked(cmd, key, args, step)
-  for i = 1, #args, step do
+-- Calls cmd key args[first..] in chunks of at most step elements (step <= 1000, even).
+local function chunked(cmd, key, args, step, first)
+  for i = first or 1, #args, step do
     rcall(cmd, key, unpack(args, i, math.min(i + step - 1, #args)))
   end
 end
@@ -1761,7 +1766,9 @@ if m > 0 then
     rcall('HSET', groups, gtoken, cmsgpack.pack(gids or ids))
     rcall('HINCRBY', meta, 'grouped', string.format('%d', ng))
   end
-  chunked('ZADD', leases, zadd, 1000)
+  -- The anchor (zadd[1..2]) went in with the first delivery, which recorded the lease defaults
+  -- in meta (the same call): not added again while they are recorded.
+  chunked('ZADD', leases, zadd, 1000, cfg[5] and 3 or 1)
   if nh > 2 then chunked('HSET', state, hset, 1000) end
   if rlimit then
     if rcall('INCRBY', rate, m) == m then
