@@ -80,4 +80,15 @@ public struct Lease: Sendable, Hashable {
         self.deadline = deadline
         self.groupSize = groupSize
     }
+
+    /// Leases are equal when their token and deadline are (the group size is bookkeeping).
+    public static func == (lhs: Lease, rhs: Lease) -> Bool {
+        lhs.token == rhs.token && lhs.deadline == rhs.deadline
+    }
+
+    /// Hashes the token and the deadline.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(token)
+        hasher.combine(deadline)
+    }
 }

@@ -67,6 +67,8 @@ struct QueueLeaseGroupTests {
             let batch = try await queue.dequeue(max: 4).deliveries
             #expect(batch.count == 4)
             #expect(ReliableQueue.wholeGroup(batch) == batch[0].lease.token)
+            // The group size is bookkeeping: a lease rebuilt from token and deadline is equal.
+            #expect(batch[0].lease == Lease(token: batch[0].lease.token, deadline: batch[0].lease.deadline))
             #expect(ReliableQueue.wholeGroup(Array(batch[0..<3])) == nil)  // a part
             #expect(ReliableQueue.wholeGroup([batch[0], batch[0], batch[1], batch[2]]) == nil)  // a repeat
             // "c" leaves the group: a whole-batch release finds 3 tasks in it, not 4, and falls back.
