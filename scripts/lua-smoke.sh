@@ -209,6 +209,13 @@ expect "whole-group release, a positive token is refused" "-1 *" "$(callq "$Q6" 
 expect "whole-group release" "2 3" "$(callq "$Q6" release 3 "$WT" | line)"
 expect "group, member, tasks and grouped gone" "0 0 0 0" "$("${R[@]}" ZCOUNT "$(gk leases)" -inf '(inf') $("${R[@]}" HLEN "$(gk groups)") $("${R[@]}" HGET "$(gk meta)" grouped) $("${R[@]}" HEXISTS "$(gk tasks)" w2)"
 expect "retried: the group is gone" "3 0" "$(callq "$Q6" release 3 "$WT" | line)"
+# release_dequeue takes the whole-group form too (its release part is release.lua's body)
+callq "$Q6" enqueue 3 v1 p v2 p v3 p > /dev/null
+mapfile -t D < <(calldq "$Q6" dequeue 2 30000 5 1)
+mapfile -t E < <(CLI_FLAGS=--no-raw callq "$Q6" release_dequeue 1 30000 5 2 "${D[2]}" | sed -E 's/^ *([0-9]+\) )+//; s/^\(integer\) //; s/^"(.*)"$/\1/')
+expect "release_dequeue, whole group: released 2, next v3" "1 2 2 1 v3" "${E[*]:0:4} ${E[8]}"
+expect "release_dequeue, whole group: the group gone" "0" "$("${R[@]}" HLEN "$(gk groups)")"
+expect "release v3" "2 1" "$(callq "$Q6" release 1 v3 "${E[5]}" | line)"
 # the id fence in the tasks anchor (lua/README.md, enqueue, "Server ids")
 expect "fence holds, no numeric caller id" "~relq fence 0~" "$("${R[@]}" HGET "$(gk tasks)" '' | cut -c1-14)"
 callq "$Q6" enqueue 1 77 p > /dev/null
