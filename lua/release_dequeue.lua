@@ -56,8 +56,11 @@ else
   -- holds ':' (it is decimal), so "id:token" names one (id, token) only; a pair whose token
   -- holds one names no lease (nil). Only reads happen before every pair is validated.
   -- (named: group token -> {ids, index of id, left}; false: no such group)
-  local check = {'NX'}
-  members = {}
+  -- (tables sized once from ARGV, which has 1 + 2n values, instead of growing by rehashes; each
+  -- slot read is written first)
+  local check, nc = {unpack(argv)}, 1
+  check[1] = 'NX'
+  members = {unpack(argv, 1, n)}
   -- The current token's kind: false = a lease member's token, nil = names no lease (holds ':'),
   -- a table = a lease group. Consecutive pairs usually share a token (a batch), and ARGV strings
   -- are interned, so == is one compare; each string function called costs more than the rest of
@@ -94,11 +97,13 @@ else
       ingroup[i] = true
       hits = hits + 1
       taken[hits] = id
+      members[i] = false
     elseif kind ~= nil then
       local member = id .. ':' .. token
       members[i] = member
-      check[#check + 1] = '-1'
-      check[#check + 1] = member
+      check[nc + 1], check[nc + 2], nc = '-1', member, nc + 2
+    else
+      members[i] = false
     end
   end
 
@@ -106,8 +111,8 @@ else
   -- members not in leases and counts them; nothing else changes. The usual case, none added,
   -- costs one command; otherwise the added ones are read back and removed again.
   local added = 0
-  for i = 2, #check, 1000 do
-    added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, #check)))
+  for i = 2, nc, 1000 do
+    added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, nc)))
   end
   if added > 0 then
     absent = {}
@@ -116,23 +121,22 @@ else
     for j = 1, #back do absent[back[j]] = true end
   end
 
-  done, ids = {}, {}
   if hits == n then
     -- every pair released from a group (a batch acked whole): no status per pair to decide
     ids, m = taken, n
   else
+    -- (out: only the pairs not released are marked here, 0; the reply is built below if any)
+    done, ids = {unpack(argv, 1, n)}, {unpack(argv, 1, n)}
     for i = 1, n do
       local member = members[i]
       if ingroup and ingroup[i] then
         m = m + 1
         ids[m] = argv[2 * i]
-        out[i + 1] = 1
       elseif member and not (absent and absent[member]) then
         m = m + 1
         nd = nd + 1
         done[nd] = member
         ids[m] = argv[2 * i]
-        out[i + 1] = 1
       else
         out[i + 1] = 0 -- decided below: stale or not found
       end
@@ -156,7 +160,7 @@ if m > 0 then
   if removed < nd then
     local seen, u = {}, 0
     for i = 1, n do
-      if out[i + 1] == 1 then
+      if out[i + 1] ~= 0 then
         local member = members[i]
         if ingroup and ingroup[i] then u = u + 1; ids[u] = argv[2 * i]
         elseif seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
@@ -210,6 +214,8 @@ if m < n then
   for i = 1, n do
     if out[i + 1] == 0 then
       out[i + 1] = rcall('HEXISTS', tasks, argv[2 * i]) == 1 and -2 or -3
+    else
+      out[i + 1] = 1
     end
   end
 end

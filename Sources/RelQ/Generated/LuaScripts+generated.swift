@@ -1093,7 +1093,7 @@ return out
 
     static let release = LuaScript(
         name: "release",
-        sha1: "44b85454b2a2f8aa94510ee526b06031a9f2d976",
+        sha1: "097e0093395e3a275df44fa3f3011ed72c274799",
         keys: ["pending", "leases", "tasks", "state", "errors", "meta", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -1170,8 +1170,11 @@ else
   -- holds ':' (it is decimal), so "id:token" names one (id, token) only; a pair whose token
   -- holds one names no lease (nil). Only reads happen before every pair is validated.
   -- (named: group token -> {ids, index of id, left}; false: no such group)
-  local check = {'NX'}
-  members = {}
+  -- (tables sized once from ARGV, which has 1 + 2n values, instead of growing by rehashes; each
+  -- slot read is written first)
+  local check, nc = {unpack(argv)}, 1
+  check[1] = 'NX'
+  members = {unpack(argv, 1, n)}
   -- The current token's kind: false = a lease member's token, nil = names no lease (holds ':'),
   -- a table = a lease group. Consecutive pairs usually share a token (a batch), and ARGV strings
   -- are interned, so == is one compare; each string function called costs more than the rest of
@@ -1208,11 +1211,13 @@ else
       ingroup[i] = true
       hits = hits + 1
       taken[hits] = id
+      members[i] = false
     elseif kind ~= nil then
       local member = id .. ':' .. token
       members[i] = member
-      check[#check + 1] = '-1'
-      check[#check + 1] = member
+      check[nc + 1], check[nc + 2], nc = '-1', member, nc + 2
+    else
+      members[i] = false
     end
   end
 
@@ -1220,8 +1225,8 @@ else
   -- members not in leases and counts them; nothing else changes. The usual case, none added,
   -- costs one command; otherwise the added ones are read back and removed again.
   local added = 0
-  for i = 2, #check, 1000 do
-    added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, #check)))
+  for i = 2, nc, 1000 do
+    added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, nc)))
   end
   if added > 0 then
     absent = {}
@@ -1230,23 +1235,22 @@ else
     for j = 1, #back do absent[back[j]] = true end
   end
 
-  done, ids = {}, {}
   if hits == n then
     -- every pair released from a group (a batch acked whole): no status per pair to decide
     ids, m = taken, n
   else
+    -- (out: only the pairs not released are marked here, 0; the reply is built below if any)
+    done, ids = {unpack(argv, 1, n)}, {unpack(argv, 1, n)}
     for i = 1, n do
       local member = members[i]
       if ingroup and ingroup[i] then
         m = m + 1
         ids[m] = argv[2 * i]
-        out[i + 1] = 1
       elseif member and not (absent and absent[member]) then
         m = m + 1
         nd = nd + 1
         done[nd] = member
         ids[m] = argv[2 * i]
-        out[i + 1] = 1
       else
         out[i + 1] = 0 -- decided below: stale or not found
       end
@@ -1270,7 +1274,7 @@ if m > 0 then
   if removed < nd then
     local seen, u = {}, 0
     for i = 1, n do
-      if out[i + 1] == 1 then
+      if out[i + 1] ~= 0 then
         local member = members[i]
         if ingroup and ingroup[i] then u = u + 1; ids[u] = argv[2 * i]
         elseif seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
@@ -1324,6 +1328,8 @@ if m < n then
   for i = 1, n do
     if out[i + 1] == 0 then
       out[i + 1] = rcall('HEXISTS', tasks, argv[2 * i]) == 1 and -2 or -3
+    else
+      out[i + 1] = 1
     end
   end
 end
@@ -1335,7 +1341,7 @@ return out
 
     static let releaseDequeue = LuaScript(
         name: "release_dequeue",
-        sha1: "e3d9c49a457385692f33df9a4640db04aa0e0170",
+        sha1: "bb350da5ad720c3cf908e62be6ab252c9f31d342",
         keys: ["pending", "delayed", "leases", "tasks", "state", "errors", "meta", "rate", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -1397,8 +1403,11 @@ else
   -- holds ':' (it is decimal), so "id:token" names one (id, token) only; a pair whose token
   -- holds one names no lease (nil). Only reads happen before every pair is validated.
   -- (named: group token -> {ids, index of id, left}; false: no such group)
-  local check = {'NX'}
-  members = {}
+  -- (tables sized once from ARGV, which has 1 + 2n values, instead of growing by rehashes; each
+  -- slot read is written first)
+  local check, nc = {unpack(argv)}, 1
+  check[1] = 'NX'
+  members = {unpack(argv, 1, n)}
   -- The current token's kind: false = a lease member's token, nil = names no lease (holds ':'),
   -- a table = a lease group. Consecutive pairs usually share a token (a batch), and ARGV strings
   -- are interned, so == is one compare; each string function called costs more than the rest of
@@ -1435,11 +1444,13 @@ else
       ingroup[i] = true
       hits = hits + 1
       taken[hits] = id
+      members[i] = false
     elseif kind ~= nil then
       local member = id .. ':' .. token
       members[i] = member
-      check[#check + 1] = '-1'
-      check[#check + 1] = member
+      check[nc + 1], check[nc + 2], nc = '-1', member, nc + 2
+    else
+      members[i] = false
     end
   end
 
@@ -1447,8 +1458,8 @@ else
   -- members not in leases and counts them; nothing else changes. The usual case, none added,
   -- costs one command; otherwise the added ones are read back and removed again.
   local added = 0
-  for i = 2, #check, 1000 do
-    added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, #check)))
+  for i = 2, nc, 1000 do
+    added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, nc)))
   end
   if added > 0 then
     absent = {}
@@ -1457,23 +1468,22 @@ else
     for j = 1, #back do absent[back[j]] = true end
   end
 
-  done, ids = {}, {}
   if hits == n then
     -- every pair released from a group (a batch acked whole): no status per pair to decide
     ids, m = taken, n
   else
+    -- (out: only the pairs not released are marked here, 0; the reply is built below if any)
+    done, ids = {unpack(argv, 1, n)}, {unpack(argv, 1, n)}
     for i = 1, n do
       local member = members[i]
       if ingroup and ingroup[i] then
         m = m + 1
         ids[m] = argv[2 * i]
-        out[i + 1] = 1
       elseif member and not (absent and absent[member]) then
         m = m + 1
         nd = nd + 1
         done[nd] = member
         ids[m] = argv[2 * i]
-        out[i + 1] = 1
       else
         out[i + 1] = 0 -- decided below: stale or not found
       end
@@ -1497,7 +1507,7 @@ if m > 0 then
   if removed < nd then
     local seen, u = {}, 0
     for i = 1, n do
-      if out[i + 1] == 1 then
+      if out[i + 1] ~= 0 then
         local member = members[i]
         if ingroup and ingroup[i] then u = u + 1; ids[u] = argv[2 * i]
         elseif seen[member] then out[i + 1] = 0 else seen[member] = true; u = u + 1; ids[u] = argv[2 * i] end
@@ -1551,6 +1561,8 @@ if m < n then
   for i = 1, n do
     if out[i + 1] == 0 then
       out[i + 1] = rcall('HEXISTS', tasks, argv[2 * i]) == 1 and -2 or -3
+    else
+      out[i + 1] = 1
     end
   end
 end
