@@ -1,6 +1,6 @@
 -- dequeue: lease up to `max` ready tasks (oldest first) to a consumer.
 --
--- KEYS: pending delayed leases tasks state meta rate signal groups
+-- KEYS: pending delayed leases tasks state errors meta rate signal groups
 --   KEYS[1] pending  LIST  ready ids; the rightmost is the oldest (RPOP)
 --   KEYS[2] delayed  ZSET  id -> due time ms (due ones are promoted first)
 --   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms (one member per leased task), or
@@ -8,12 +8,14 @@
 --   KEYS[4] tasks    HASH  id -> 7-byte header + payload
 --   KEYS[5] state    HASH  id -> "attempts::maxAttempts:leaseMs" (tasks delivered before,
 --                          or with their own lease / max attempts; see lua/README.md)
---   KEYS[6] meta     HASH  counters (dequeued = token source), settings (paused,
+--   KEYS[6] errors   HASH  id -> last error (only cleaned of what a sweep of an older version
+--                          wrote under a lease member's name, see below)
+--   KEYS[7] meta     HASH  counters (dequeued = token source), settings (paused,
 --                          working_limit, rate_limit, rate_window_ms) and the lease defaults
 --                          of leases without a state entry (lease_ms, max_attempts)
---   KEYS[7] rate     STRING fixed-window dequeue counter (PEXPIRE = window)
---   KEYS[8] signal   LIST  wake-up token (at most one element)
---   KEYS[9] groups   HASH  group token -> cmsgpack array of the ids it still leases
+--   KEYS[8] rate     STRING fixed-window dequeue counter (PEXPIRE = window)
+--   KEYS[9] signal   LIST  wake-up token (at most one element)
+--   KEYS[10] groups  HASH  group token -> cmsgpack array of the ids it still leases
 --                          (meta grouped = the number of tasks held by groups)
 -- ARGV[1] max                   tasks to take, 1..1000
 -- ARGV[2] default_lease_ms      integer ms > 0, used when the task has no override
@@ -50,8 +52,8 @@
 -- Cost: O(max + promoted) with a constant number of commands.
 
 local rcall = redis.call
-local pending, delayed, leases, tasks, state, meta, rate, signal, groups =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local pending, delayed, leases, tasks, state, errors, meta, rate, signal, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
@@ -163,7 +165,33 @@ end
 if m < popped then
   live, m = {}, 0
   for i = 1, popped do
-    if bodies[i] then m = m + 1; live[m] = i end
+    if bodies[i] then
+      m = m + 1; live[m] = i
+    else
+      -- A sweep from before lease groups takes a lease member it cannot parse for a task id and
+      -- pushes it here: a group's token "-T", or "id:-T" (a grouped task with its own lease). Its
+      -- tasks are then neither ready nor leased: give them back (ready again, this delivery's
+      -- attempt not counted) and drop what that sweep wrote under the member's name.
+      local x = ids[i]
+      local given = nil
+      if string.match(x, '^%-%d+$') then
+        local packed = rcall('HGET', groups, x)
+        if packed then
+          given = cmsgpack.unpack(packed)
+          rcall('HDEL', groups, x)
+          rcall('ZREM', leases, x)
+          rcall('HINCRBY', meta, 'grouped', string.format('%d', -#given))
+        end
+      else
+        local id = string.match(x, '^(.*):%-%d+$')
+        if id and rcall('HEXISTS', tasks, id) == 1 and not rcall('ZSCORE', leases, x) then given = {id} end
+      end
+      if given then
+        if #given > 0 then rcall('LPUSH', pending, unpack(given)) end
+        rcall('HDEL', state, x)
+        rcall('HDEL', errors, x)
+      end
+    end
   end
 end
 

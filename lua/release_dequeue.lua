@@ -225,8 +225,8 @@ end
 
 local function dequeue(KEYS, ARGV)
 local rcall = redis.call
-local pending, delayed, leases, tasks, state, meta, rate, signal, groups =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local pending, delayed, leases, tasks, state, errors, meta, rate, signal, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
@@ -338,7 +338,33 @@ end
 if m < popped then
   live, m = {}, 0
   for i = 1, popped do
-    if bodies[i] then m = m + 1; live[m] = i end
+    if bodies[i] then
+      m = m + 1; live[m] = i
+    else
+      -- A sweep from before lease groups takes a lease member it cannot parse for a task id and
+      -- pushes it here: a group's token "-T", or "id:-T" (a grouped task with its own lease). Its
+      -- tasks are then neither ready nor leased: give them back (ready again, this delivery's
+      -- attempt not counted) and drop what that sweep wrote under the member's name.
+      local x = ids[i]
+      local given = nil
+      if string.match(x, '^%-%d+$') then
+        local packed = rcall('HGET', groups, x)
+        if packed then
+          given = cmsgpack.unpack(packed)
+          rcall('HDEL', groups, x)
+          rcall('ZREM', leases, x)
+          rcall('HINCRBY', meta, 'grouped', string.format('%d', -#given))
+        end
+      else
+        local id = string.match(x, '^(.*):%-%d+$')
+        if id and rcall('HEXISTS', tasks, id) == 1 and not rcall('ZSCORE', leases, x) then given = {id} end
+      end
+      if given then
+        if #given > 0 then rcall('LPUSH', pending, unpack(given)) end
+        rcall('HDEL', state, x)
+        rcall('HDEL', errors, x)
+      end
+    end
   end
 end
 
@@ -465,4 +491,4 @@ end
 local released = release({KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[9], KEYS[10]}, rargv)
 if released[1] == -1 then return released end
 return {1, released,
-  dequeue({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9], KEYS[10]}, {ARGV[1], ARGV[2], ARGV[3]})}
+  dequeue({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]}, {ARGV[1], ARGV[2], ARGV[3]})}

@@ -54,13 +54,13 @@ end
 local released = release({KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[9], KEYS[10]}, rargv)
 if released[1] == -1 then return released end
 return {1, released,
-  dequeue({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9], KEYS[10]}, {ARGV[1], ARGV[2], ARGV[3]})}
+  dequeue({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]}, {ARGV[1], ARGV[2], ARGV[3]})}
 TAIL
 } > "$tmp"
 # The key mapping above is written for these exact contracts: fail loudly when one changes.
 [[ "$(sed -n 's/^-- KEYS: //p' "$ROOT/lua/release.lua")" == "pending leases tasks state errors meta signal groups" ]] ||
   { echo "compose-lua.sh: release.lua's KEYS changed: update the mapping" >&2; exit 1; }
-[[ "$(sed -n 's/^-- KEYS: //p' "$ROOT/lua/dequeue.lua")" == "pending delayed leases tasks state meta rate signal groups" ]] ||
+[[ "$(sed -n 's/^-- KEYS: //p' "$ROOT/lua/dequeue.lua")" == "pending delayed leases tasks state errors meta rate signal groups" ]] ||
   { echo "compose-lua.sh: dequeue.lua's KEYS changed: update the mapping" >&2; exit 1; }
 mv "$tmp" "$OUT"
 trap - EXIT

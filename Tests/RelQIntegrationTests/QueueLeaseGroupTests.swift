@@ -192,6 +192,40 @@ struct QueueLeaseGroupTests {
         }
     }
 
+    /// A sweep from before lease groups takes a group's lease member `-T` (and a grouped task's own
+    /// member `id:-T`) for a task id and pushes it to `pending`; the next dequeue recognises it and
+    /// gives the tasks back, dropping what that sweep wrote under the member's name.
+    @Test func anOlderSweepsPushOfAGroupIsGivenBack() async throws {
+        try await withSharedQueue { queue, server in
+            let layout = Layout(queue, server)
+            let p = layout.prefix
+            try await enqueue(queue, ["a", "b", "c", "d"])
+            let batch = try await queue.dequeue(max: 4).deliveries
+            #expect(batch.count == 4)
+            _ = try await queue.extendLease(batch[3], by: .seconds(60))
+            let token = String(batch[0].lease.token)
+            let own = "d:" + token
+            // What a sweep of the previous version does with the two members it cannot parse.
+            try server.command("ZREM", p + "leases", token, own)
+            try server.command("LPUSH", p + "pending", token, own)
+            try server.command("HSET", p + "state", token, "1::5:30000", own, "1::5:30000")
+            try server.command("HSET", p + "errors", token, "lease expired", own, "lease expired")
+
+            let first = try await queue.dequeue(max: 10)
+            #expect(first.deliveries.isEmpty)
+            #expect(try layout.groups() == 0 && layout.grouped() == 0 && layout.leaseMembers() == 0)
+            for key in ["state", "errors"] {
+                #expect(try server.command("HEXISTS", p + key, token).int == 0)
+                #expect(try server.command("HEXISTS", p + key, own).int == 0)
+            }
+            let again = try await queue.dequeue(max: 10).deliveries
+            #expect(Set(again.map(\.id)) == ["a", "b", "c", "d"])
+            #expect(again.filter { $0.id != "d" }.allSatisfy { $0.attempt == 1 }, "the lost delivery is not counted")
+            #expect(try await queue.release(again).allSatisfy { $0 == .released })
+            #expect(try await queue.stats().working == 0)
+        }
+    }
+
     /// The working limit counts a group's tasks, not its one lease entry.
     @Test func theWorkingLimitCountsGroupedTasks() async throws {
         try await withSharedQueue { queue, server in

@@ -24,7 +24,7 @@ struct QueueKeysTests {
     @Test func scriptKeysFollowTheContractOrder() {
         let keys = QueueKeys(queue: "q")
         #expect(keys.keys(for: LuaScripts.enqueue) == ["pending", "delayed", "tasks", "state", "meta", "signal"].map { "relq:{q}:\($0)" })
-        #expect(keys.keys(for: LuaScripts.dequeue) == ["pending", "delayed", "leases", "tasks", "state", "meta", "rate", "signal", "groups"].map { "relq:{q}:\($0)" })
+        #expect(keys.keys(for: LuaScripts.dequeue) == ["pending", "delayed", "leases", "tasks", "state", "errors", "meta", "rate", "signal", "groups"].map { "relq:{q}:\($0)" })
         for script in LuaScripts.all {
             // Every script's parts are a subsequence of the canonical order.
             let indices = script.keys.map { QueueKeys.parts.firstIndex(of: $0) }

@@ -252,13 +252,13 @@ return {1, n, rcall('ZCARD', dead)}
 
     static let dequeue = LuaScript(
         name: "dequeue",
-        sha1: "637cd47d8942d765e221843159f6b4dcc4b82672",
-        keys: ["pending", "delayed", "leases", "tasks", "state", "meta", "rate", "signal", "groups"],
+        sha1: "1bd3ea9960eed68645e54d669589f3d831a12cfe",
+        keys: ["pending", "delayed", "leases", "tasks", "state", "errors", "meta", "rate", "signal", "groups"],
         readOnly: false,
         source: #"""
 -- dequeue: lease up to `max` ready tasks (oldest first) to a consumer.
 --
--- KEYS: pending delayed leases tasks state meta rate signal groups
+-- KEYS: pending delayed leases tasks state errors meta rate signal groups
 --   KEYS[1] pending  LIST  ready ids; the rightmost is the oldest (RPOP)
 --   KEYS[2] delayed  ZSET  id -> due time ms (due ones are promoted first)
 --   KEYS[3] leases   ZSET  "id:token" -> lease deadline ms (one member per leased task), or
@@ -266,12 +266,14 @@ return {1, n, rcall('ZCARD', dead)}
 --   KEYS[4] tasks    HASH  id -> 7-byte header + payload
 --   KEYS[5] state    HASH  id -> "attempts::maxAttempts:leaseMs" (tasks delivered before,
 --                          or with their own lease / max attempts; see lua/README.md)
---   KEYS[6] meta     HASH  counters (dequeued = token source), settings (paused,
+--   KEYS[6] errors   HASH  id -> last error (only cleaned of what a sweep of an older version
+--                          wrote under a lease member's name, see below)
+--   KEYS[7] meta     HASH  counters (dequeued = token source), settings (paused,
 --                          working_limit, rate_limit, rate_window_ms) and the lease defaults
 --                          of leases without a state entry (lease_ms, max_attempts)
---   KEYS[7] rate     STRING fixed-window dequeue counter (PEXPIRE = window)
---   KEYS[8] signal   LIST  wake-up token (at most one element)
---   KEYS[9] groups   HASH  group token -> cmsgpack array of the ids it still leases
+--   KEYS[8] rate     STRING fixed-window dequeue counter (PEXPIRE = window)
+--   KEYS[9] signal   LIST  wake-up token (at most one element)
+--   KEYS[10] groups  HASH  group token -> cmsgpack array of the ids it still leases
 --                          (meta grouped = the number of tasks held by groups)
 -- ARGV[1] max                   tasks to take, 1..1000
 -- ARGV[2] default_lease_ms      integer ms > 0, used when the task has no override
@@ -308,8 +310,8 @@ return {1, n, rcall('ZCARD', dead)}
 -- Cost: O(max + promoted) with a constant number of commands.
 
 local rcall = redis.call
-local pending, delayed, leases, tasks, state, meta, rate, signal, groups =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local pending, delayed, leases, tasks, state, errors, meta, rate, signal, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
@@ -421,7 +423,33 @@ end
 if m < popped then
   live, m = {}, 0
   for i = 1, popped do
-    if bodies[i] then m = m + 1; live[m] = i end
+    if bodies[i] then
+      m = m + 1; live[m] = i
+    else
+      -- A sweep from before lease groups takes a lease member it cannot parse for a task id and
+      -- pushes it here: a group's token "-T", or "id:-T" (a grouped task with its own lease). Its
+      -- tasks are then neither ready nor leased: give them back (ready again, this delivery's
+      -- attempt not counted) and drop what that sweep wrote under the member's name.
+      local x = ids[i]
+      local given = nil
+      if string.match(x, '^%-%d+$') then
+        local packed = rcall('HGET', groups, x)
+        if packed then
+          given = cmsgpack.unpack(packed)
+          rcall('HDEL', groups, x)
+          rcall('ZREM', leases, x)
+          rcall('HINCRBY', meta, 'grouped', string.format('%d', -#given))
+        end
+      else
+        local id = string.match(x, '^(.*):%-%d+$')
+        if id and rcall('HEXISTS', tasks, id) == 1 and not rcall('ZSCORE', leases, x) then given = {id} end
+      end
+      if given then
+        if #given > 0 then rcall('LPUSH', pending, unpack(given)) end
+        rcall('HDEL', state, x)
+        rcall('HDEL', errors, x)
+      end
+    end
   end
 end
 
@@ -1341,7 +1369,7 @@ return out
 
     static let releaseDequeue = LuaScript(
         name: "release_dequeue",
-        sha1: "bb350da5ad720c3cf908e62be6ab252c9f31d342",
+        sha1: "0866f002968f898425447170fa419e475575198f",
         keys: ["pending", "delayed", "leases", "tasks", "state", "errors", "meta", "rate", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -1572,8 +1600,8 @@ end
 
 local function dequeue(KEYS, ARGV)
 local rcall = redis.call
-local pending, delayed, leases, tasks, state, meta, rate, signal, groups =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local pending, delayed, leases, tasks, state, errors, meta, rate, signal, groups =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 
 local MAX_MS = 3153600000000 -- 100 years
 local MAX_ATTEMPTS = 1000000
@@ -1685,7 +1713,33 @@ end
 if m < popped then
   live, m = {}, 0
   for i = 1, popped do
-    if bodies[i] then m = m + 1; live[m] = i end
+    if bodies[i] then
+      m = m + 1; live[m] = i
+    else
+      -- A sweep from before lease groups takes a lease member it cannot parse for a task id and
+      -- pushes it here: a group's token "-T", or "id:-T" (a grouped task with its own lease). Its
+      -- tasks are then neither ready nor leased: give them back (ready again, this delivery's
+      -- attempt not counted) and drop what that sweep wrote under the member's name.
+      local x = ids[i]
+      local given = nil
+      if string.match(x, '^%-%d+$') then
+        local packed = rcall('HGET', groups, x)
+        if packed then
+          given = cmsgpack.unpack(packed)
+          rcall('HDEL', groups, x)
+          rcall('ZREM', leases, x)
+          rcall('HINCRBY', meta, 'grouped', string.format('%d', -#given))
+        end
+      else
+        local id = string.match(x, '^(.*):%-%d+$')
+        if id and rcall('HEXISTS', tasks, id) == 1 and not rcall('ZSCORE', leases, x) then given = {id} end
+      end
+      if given then
+        if #given > 0 then rcall('LPUSH', pending, unpack(given)) end
+        rcall('HDEL', state, x)
+        rcall('HDEL', errors, x)
+      end
+    end
   end
 end
 
@@ -1812,7 +1866,7 @@ end
 local released = release({KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[9], KEYS[10]}, rargv)
 if released[1] == -1 then return released end
 return {1, released,
-  dequeue({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7], KEYS[8], KEYS[9], KEYS[10]}, {ARGV[1], ARGV[2], ARGV[3]})}
+  dequeue({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]}, {ARGV[1], ARGV[2], ARGV[3]})}
 
 """#
     )
