@@ -172,9 +172,13 @@ if m < popped then
       -- pushes it here: a group's token "-T", or "id:-T" (a grouped task with its own lease). Its
       -- tasks are then neither ready nor leased: give them back (ready again, this delivery's
       -- attempt not counted) and drop what that sweep wrote under the member's name.
+      -- (That sweep always writes a state entry under the name: the evidence, as no task is
+      -- stored under it.)
       local x = ids[i]
       local given = nil
-      if string.match(x, '^%-%d+$') then
+      if rcall('HEXISTS', state, x) == 0 then
+        -- (not pushed by such a sweep: skipped, as any id without a task)
+      elseif string.match(x, '^%-%d+$') then
         local packed = rcall('HGET', groups, x)
         if packed then
           given = cmsgpack.unpack(packed)

@@ -252,7 +252,7 @@ return {1, n, rcall('ZCARD', dead)}
 
     static let dequeue = LuaScript(
         name: "dequeue",
-        sha1: "1bd3ea9960eed68645e54d669589f3d831a12cfe",
+        sha1: "00e2fbc6ddcda612ce92150f5211ca588d39d8fc",
         keys: ["pending", "delayed", "leases", "tasks", "state", "errors", "meta", "rate", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -430,9 +430,13 @@ if m < popped then
       -- pushes it here: a group's token "-T", or "id:-T" (a grouped task with its own lease). Its
       -- tasks are then neither ready nor leased: give them back (ready again, this delivery's
       -- attempt not counted) and drop what that sweep wrote under the member's name.
+      -- (That sweep always writes a state entry under the name: the evidence, as no task is
+      -- stored under it.)
       local x = ids[i]
       local given = nil
-      if string.match(x, '^%-%d+$') then
+      if rcall('HEXISTS', state, x) == 0 then
+        -- (not pushed by such a sweep: skipped, as any id without a task)
+      elseif string.match(x, '^%-%d+$') then
         local packed = rcall('HGET', groups, x)
         if packed then
           given = cmsgpack.unpack(packed)
@@ -1369,7 +1373,7 @@ return out
 
     static let releaseDequeue = LuaScript(
         name: "release_dequeue",
-        sha1: "0866f002968f898425447170fa419e475575198f",
+        sha1: "9c06970800953fcab3f51e0d56f10ad82966e357",
         keys: ["pending", "delayed", "leases", "tasks", "state", "errors", "meta", "rate", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -1720,9 +1724,13 @@ if m < popped then
       -- pushes it here: a group's token "-T", or "id:-T" (a grouped task with its own lease). Its
       -- tasks are then neither ready nor leased: give them back (ready again, this delivery's
       -- attempt not counted) and drop what that sweep wrote under the member's name.
+      -- (That sweep always writes a state entry under the name: the evidence, as no task is
+      -- stored under it.)
       local x = ids[i]
       local given = nil
-      if string.match(x, '^%-%d+$') then
+      if rcall('HEXISTS', state, x) == 0 then
+        -- (not pushed by such a sweep: skipped, as any id without a task)
+      elseif string.match(x, '^%-%d+$') then
         local packed = rcall('HGET', groups, x)
         if packed then
           given = cmsgpack.unpack(packed)
