@@ -174,21 +174,22 @@ if m < popped then
       -- attempt not counted) and drop what that sweep wrote under the member's name.
       -- (That sweep always writes a state entry under the name: the evidence, as no task is
       -- stored under it.)
+      -- Any other id without a task is skipped.
       local x = ids[i]
       local given = nil
-      if rcall('HEXISTS', state, x) == 0 then
-        -- (not pushed by such a sweep: skipped, as any id without a task)
-      elseif string.match(x, '^%-%d+$') then
-        local packed = rcall('HGET', groups, x)
-        if packed then
-          given = cmsgpack.unpack(packed)
-          rcall('HDEL', groups, x)
-          rcall('ZREM', leases, x)
-          rcall('HINCRBY', meta, 'grouped', string.format('%d', -#given))
+      if rcall('HEXISTS', state, x) == 1 then
+        if string.match(x, '^%-%d+$') then
+          local packed = rcall('HGET', groups, x)
+          if packed then
+            given = cmsgpack.unpack(packed)
+            rcall('HDEL', groups, x)
+            rcall('ZREM', leases, x)
+            rcall('HINCRBY', meta, 'grouped', string.format('%d', -#given))
+          end
+        else
+          local id = string.match(x, '^(.*):%-%d+$')
+          if id and rcall('HEXISTS', tasks, id) == 1 and not rcall('ZSCORE', leases, x) then given = {id} end
         end
-      else
-        local id = string.match(x, '^(.*):%-%d+$')
-        if id and rcall('HEXISTS', tasks, id) == 1 and not rcall('ZSCORE', leases, x) then given = {id} end
       end
       if given then
         if #given > 0 then rcall('LPUSH', pending, unpack(given)) end

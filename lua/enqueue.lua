@@ -124,25 +124,29 @@ local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local hdr = header(now)
 
--- The existence check, first part: the anchor (the fence) and every caller id (chunked HMGET).
+-- exists[at[k]]: the stored value of field names[k] of tasks (nil when none), for k = 1..count,
+-- read with one HMGET per 1000 fields.
 local exists = {}
+local function lookup(names, at, count)
+  for i = 1, count, 1000 do
+    local j = math.min(i + 999, count)
+    local r = rcall('HMGET', tasks, unpack(names, i, j))
+    for k = 1, j - i + 1 do if r[k] then exists[at[i + k - 1]] = r[k] end end
+  end
+end
+
+-- The existence check, first part: the anchor (the fence, kept at exists[0]) and every caller id.
 local fence
 if server == n then
   fence = rcall('HGET', tasks, '')
 else
-  local names, nc, at = {''}, 1, {}
+  local names, nc, at = {''}, 1, {0}
   for i = 1, n do
     local id = argv[2 + w * (i - 1)]
     if id ~= '' then nc = nc + 1; names[nc] = id; at[nc] = i end
   end
-  for i = 1, nc, 1000 do
-    local j = math.min(i + 999, nc)
-    local r = rcall('HMGET', tasks, unpack(names, i, j))
-    for k = 1, j - i + 1 do
-      if i + k - 1 == 1 then fence = r[1] or nil
-      elseif r[k] then exists[at[i + k - 1]] = true end
-    end
-  end
+  lookup(names, at, nc)
+  fence = exists[0]
 end
 -- (stored: the anchor's value as read, not written again when unchanged)
 local stored = fence
@@ -208,11 +212,7 @@ if server > 0 and not (fenceMax and fenceMax < nextId) then
   for i = 1, n do
     if w == 1 or argv[2 + w * (i - 1)] == '' then nc = nc + 1; names[nc] = ids[i]; at[nc] = i end
   end
-  for i = 1, nc, 1000 do
-    local j = math.min(i + 999, nc)
-    local r = rcall('HMGET', tasks, unpack(names, i, j))
-    for k = 1, j - i + 1 do if r[k] then exists[at[i + k - 1]] = true end end
-  end
+  lookup(names, at, nc)
 end
 
 local out, no = {1}, 1

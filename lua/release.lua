@@ -56,14 +56,14 @@ local argv = ARGV -- (a local: every ARGV is a global lookup)
 -- The released tasks' ids (m of them) and what the tail needs to know about how they were named.
 local out, ids, m = {1}, nil, 0
 local members, ingroup, taken, hits, named, done, nd = nil, nil, nil, 0, nil, nil, 0
-local absent = nil
 if whole then
-  -- The whole group, if it still leases exactly the n tasks it was dequeued with.
+  -- The whole group, if it still leases exactly the n tasks it was dequeued with (then none is
+  -- left in it: written back below as any emptied group).
   local packed = rcall('HGET', groups, whole)
   local list = packed and cmsgpack.unpack(packed)
   local k = list and #list or 0
   if k ~= n then return {3, k} end
-  ids, m, hits = list, n, n
+  ids, m, hits, named = list, n, n, {[whole] = {list, nil, 0}}
 else
   local find, byte = string.find, string.byte
   -- Pairs whose token is a lease group's (negative: '-' first) and whose id the group lists are
@@ -125,7 +125,7 @@ else
   -- Which pairs hold their lease: ZADD NX adds (at score -1, never a deadline) exactly the
   -- members not in leases and counts them; nothing else changes. The usual case, none added,
   -- costs one command; otherwise the added ones are read back and removed again.
-  local added = 0
+  local absent, added = nil, 0
   for i = 2, nc, 1000 do
     added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, nc)))
   end
@@ -184,10 +184,7 @@ if m > 0 then
     m = u
   end
   -- The groups released from: what they still lease is written back, an emptied one deleted.
-  if whole then
-    rcall('ZREM', leases, whole)
-    rcall('HDEL', groups, whole)
-  elseif hits > 0 then
+  if hits > 0 then
     for token, g in pairs(named) do
       if g then
         local list = g[1]

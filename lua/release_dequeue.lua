@@ -41,14 +41,14 @@ local argv = ARGV -- (a local: every ARGV is a global lookup)
 -- The released tasks' ids (m of them) and what the tail needs to know about how they were named.
 local out, ids, m = {1}, nil, 0
 local members, ingroup, taken, hits, named, done, nd = nil, nil, nil, 0, nil, nil, 0
-local absent = nil
 if whole then
-  -- The whole group, if it still leases exactly the n tasks it was dequeued with.
+  -- The whole group, if it still leases exactly the n tasks it was dequeued with (then none is
+  -- left in it: written back below as any emptied group).
   local packed = rcall('HGET', groups, whole)
   local list = packed and cmsgpack.unpack(packed)
   local k = list and #list or 0
   if k ~= n then return {3, k} end
-  ids, m, hits = list, n, n
+  ids, m, hits, named = list, n, n, {[whole] = {list, nil, 0}}
 else
   local find, byte = string.find, string.byte
   -- Pairs whose token is a lease group's (negative: '-' first) and whose id the group lists are
@@ -110,7 +110,7 @@ else
   -- Which pairs hold their lease: ZADD NX adds (at score -1, never a deadline) exactly the
   -- members not in leases and counts them; nothing else changes. The usual case, none added,
   -- costs one command; otherwise the added ones are read back and removed again.
-  local added = 0
+  local absent, added = nil, 0
   for i = 2, nc, 1000 do
     added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, nc)))
   end
@@ -169,10 +169,7 @@ if m > 0 then
     m = u
   end
   -- The groups released from: what they still lease is written back, an emptied one deleted.
-  if whole then
-    rcall('ZREM', leases, whole)
-    rcall('HDEL', groups, whole)
-  elseif hits > 0 then
+  if hits > 0 then
     for token, g in pairs(named) do
       if g then
         local list = g[1]
@@ -347,21 +344,22 @@ if m < popped then
       -- attempt not counted) and drop what that sweep wrote under the member's name.
       -- (That sweep always writes a state entry under the name: the evidence, as no task is
       -- stored under it.)
+      -- Any other id without a task is skipped.
       local x = ids[i]
       local given = nil
-      if rcall('HEXISTS', state, x) == 0 then
-        -- (not pushed by such a sweep: skipped, as any id without a task)
-      elseif string.match(x, '^%-%d+$') then
-        local packed = rcall('HGET', groups, x)
-        if packed then
-          given = cmsgpack.unpack(packed)
-          rcall('HDEL', groups, x)
-          rcall('ZREM', leases, x)
-          rcall('HINCRBY', meta, 'grouped', string.format('%d', -#given))
+      if rcall('HEXISTS', state, x) == 1 then
+        if string.match(x, '^%-%d+$') then
+          local packed = rcall('HGET', groups, x)
+          if packed then
+            given = cmsgpack.unpack(packed)
+            rcall('HDEL', groups, x)
+            rcall('ZREM', leases, x)
+            rcall('HINCRBY', meta, 'grouped', string.format('%d', -#given))
+          end
+        else
+          local id = string.match(x, '^(.*):%-%d+$')
+          if id and rcall('HEXISTS', tasks, id) == 1 and not rcall('ZSCORE', leases, x) then given = {id} end
         end
-      else
-        local id = string.match(x, '^(.*):%-%d+$')
-        if id and rcall('HEXISTS', tasks, id) == 1 and not rcall('ZSCORE', leases, x) then given = {id} end
       end
       if given then
         if #given > 0 then rcall('LPUSH', pending, unpack(given)) end

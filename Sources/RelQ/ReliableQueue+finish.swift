@@ -21,18 +21,17 @@ extension ReliableQueue {
 
     /// Finishes many deliveries in one call per 1,000; each gets its own outcome (no throw for
     /// stale or missing tasks). Concurrent single releases are merged into one call automatically.
-    /// - Parameter deliveries: the deliveries to finish.
     ///
     /// Releasing every task of one lease group at once (the deliveries of one `dequeue(max:)` call
     /// with ``Configuration/leaseGroups``) names the group by its token instead of each task.
     /// - Parameter deliveries: the deliveries to finish.
     public func release(_ deliveries: [Delivery]) async throws -> [ReleaseOutcome] {
-        if let group = Self.wholeGroup(deliveries) {
-            if try await context.sendReleaseGroup(token: group, count: deliveries.count, script: scripts.release) {
-                return Array(repeating: .released, count: deliveries.count)
-            }
-            // Some task left the group since the dequeue: nothing changed; name each pair.
+        if let group = Self.wholeGroup(deliveries),
+            let outcomes = try await context.sendReleaseGroup(token: group, count: deliveries.count, script: scripts.release)
+        {
+            return outcomes
         }
+        // Not a whole group, or some task left it since the dequeue (nothing changed): each pair.
         return try await release(batch: deliveries.map { LeaseReference(id: $0.id, token: $0.lease.token) })
     }
 
@@ -165,26 +164,18 @@ extension ScriptContext {
     }
 
     /// One whole-group release call: releases the `count` tasks lease group `token` holds. Returns
-    /// false, with nothing changed, when the group holds another number of tasks (some left it,
-    /// or it is gone): the caller then names each pair.
-    func sendReleaseGroup(token: Int64, count: Int, script bound: BoundScript) async throws -> Bool {
+    /// nil, with nothing changed, when the group holds another number of tasks (some left it, or it
+    /// is gone): the caller then names each pair.
+    func sendReleaseGroup(token: Int64, count: Int, script bound: BoundScript) async throws -> [ReliableQueue.ReleaseOutcome]? {
         let elements = try await call(bound, argumentCount: 2) { writer in
             writer.append(count)
             writer.append(Int(token))
         }
-        switch try elements.int(0, bound.script) {
-        case 2:
-            guard elements.count == 2, try elements.int(1, bound.script) == count else {
-                throw ReliableQueueError(.scriptFailed, "script release returned a short reply that does not match \(count) tasks")
-            }
-            metrics.released(count)
-            try await awaitDurability()
-            return true
-        case 3:
-            return false
-        default:
-            throw ReliableQueueError(.scriptFailed, "script release returned an unexpected reply to a whole-group release")
-        }
+        if try elements.int(0, bound.script) == 3 { return nil }
+        let outcomes = try Self.releaseOutcomes(elements, count: count, script: bound.script)
+        metrics.released(outcomes.count(where: { $0 == .released }))
+        try await awaitDurability()
+        return outcomes
     }
 
     /// Decodes a release reply: `{1, status, …}`, or `{2, n}` when all `n` were released.

@@ -252,7 +252,7 @@ return {1, n, rcall('ZCARD', dead)}
 
     static let dequeue = LuaScript(
         name: "dequeue",
-        sha1: "00e2fbc6ddcda612ce92150f5211ca588d39d8fc",
+        sha1: "0f30199931dd69c03cd3cbce2c6c87c7fc746cb5",
         keys: ["pending", "delayed", "leases", "tasks", "state", "errors", "meta", "rate", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -432,21 +432,22 @@ if m < popped then
       -- attempt not counted) and drop what that sweep wrote under the member's name.
       -- (That sweep always writes a state entry under the name: the evidence, as no task is
       -- stored under it.)
+      -- Any other id without a task is skipped.
       local x = ids[i]
       local given = nil
-      if rcall('HEXISTS', state, x) == 0 then
-        -- (not pushed by such a sweep: skipped, as any id without a task)
-      elseif string.match(x, '^%-%d+$') then
-        local packed = rcall('HGET', groups, x)
-        if packed then
-          given = cmsgpack.unpack(packed)
-          rcall('HDEL', groups, x)
-          rcall('ZREM', leases, x)
-          rcall('HINCRBY', meta, 'grouped', string.format('%d', -#given))
+      if rcall('HEXISTS', state, x) == 1 then
+        if string.match(x, '^%-%d+$') then
+          local packed = rcall('HGET', groups, x)
+          if packed then
+            given = cmsgpack.unpack(packed)
+            rcall('HDEL', groups, x)
+            rcall('ZREM', leases, x)
+            rcall('HINCRBY', meta, 'grouped', string.format('%d', -#given))
+          end
+        else
+          local id = string.match(x, '^(.*):%-%d+$')
+          if id and rcall('HEXISTS', tasks, id) == 1 and not rcall('ZSCORE', leases, x) then given = {id} end
         end
-      else
-        local id = string.match(x, '^(.*):%-%d+$')
-        if id and rcall('HEXISTS', tasks, id) == 1 and not rcall('ZSCORE', leases, x) then given = {id} end
       end
       if given then
         if #given > 0 then rcall('LPUSH', pending, unpack(given)) end
@@ -572,7 +573,7 @@ return out
 
     static let enqueue = LuaScript(
         name: "enqueue",
-        sha1: "b71da783fcd0b3254f33c975a947514113c03283",
+        sha1: "31ce289758adc2c612b7a8647d97677778000ecd",
         keys: ["pending", "delayed", "tasks", "state", "meta", "signal"],
         readOnly: false,
         source: #"""
@@ -702,25 +703,29 @@ local t = rcall('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local hdr = header(now)
 
--- The existence check, first part: the anchor (the fence) and every caller id (chunked HMGET).
+-- exists[at[k]]: the stored value of field names[k] of tasks (nil when none), for k = 1..count,
+-- read with one HMGET per 1000 fields.
 local exists = {}
+local function lookup(names, at, count)
+  for i = 1, count, 1000 do
+    local j = math.min(i + 999, count)
+    local r = rcall('HMGET', tasks, unpack(names, i, j))
+    for k = 1, j - i + 1 do if r[k] then exists[at[i + k - 1]] = r[k] end end
+  end
+end
+
+-- The existence check, first part: the anchor (the fence, kept at exists[0]) and every caller id.
 local fence
 if server == n then
   fence = rcall('HGET', tasks, '')
 else
-  local names, nc, at = {''}, 1, {}
+  local names, nc, at = {''}, 1, {0}
   for i = 1, n do
     local id = argv[2 + w * (i - 1)]
     if id ~= '' then nc = nc + 1; names[nc] = id; at[nc] = i end
   end
-  for i = 1, nc, 1000 do
-    local j = math.min(i + 999, nc)
-    local r = rcall('HMGET', tasks, unpack(names, i, j))
-    for k = 1, j - i + 1 do
-      if i + k - 1 == 1 then fence = r[1] or nil
-      elseif r[k] then exists[at[i + k - 1]] = true end
-    end
-  end
+  lookup(names, at, nc)
+  fence = exists[0]
 end
 -- (stored: the anchor's value as read, not written again when unchanged)
 local stored = fence
@@ -786,11 +791,7 @@ if server > 0 and not (fenceMax and fenceMax < nextId) then
   for i = 1, n do
     if w == 1 or argv[2 + w * (i - 1)] == '' then nc = nc + 1; names[nc] = ids[i]; at[nc] = i end
   end
-  for i = 1, nc, 1000 do
-    local j = math.min(i + 999, nc)
-    local r = rcall('HMGET', tasks, unpack(names, i, j))
-    for k = 1, j - i + 1 do if r[k] then exists[at[i + k - 1]] = true end end
-  end
+  lookup(names, at, nc)
 end
 
 local out, no = {1}, 1
@@ -1125,7 +1126,7 @@ return out
 
     static let release = LuaScript(
         name: "release",
-        sha1: "097e0093395e3a275df44fa3f3011ed72c274799",
+        sha1: "4f0c5fdefd115bf2a31b88df3d281caf002f514b",
         keys: ["pending", "leases", "tasks", "state", "errors", "meta", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -1187,14 +1188,14 @@ local argv = ARGV -- (a local: every ARGV is a global lookup)
 -- The released tasks' ids (m of them) and what the tail needs to know about how they were named.
 local out, ids, m = {1}, nil, 0
 local members, ingroup, taken, hits, named, done, nd = nil, nil, nil, 0, nil, nil, 0
-local absent = nil
 if whole then
-  -- The whole group, if it still leases exactly the n tasks it was dequeued with.
+  -- The whole group, if it still leases exactly the n tasks it was dequeued with (then none is
+  -- left in it: written back below as any emptied group).
   local packed = rcall('HGET', groups, whole)
   local list = packed and cmsgpack.unpack(packed)
   local k = list and #list or 0
   if k ~= n then return {3, k} end
-  ids, m, hits = list, n, n
+  ids, m, hits, named = list, n, n, {[whole] = {list, nil, 0}}
 else
   local find, byte = string.find, string.byte
   -- Pairs whose token is a lease group's (negative: '-' first) and whose id the group lists are
@@ -1256,7 +1257,7 @@ else
   -- Which pairs hold their lease: ZADD NX adds (at score -1, never a deadline) exactly the
   -- members not in leases and counts them; nothing else changes. The usual case, none added,
   -- costs one command; otherwise the added ones are read back and removed again.
-  local added = 0
+  local absent, added = nil, 0
   for i = 2, nc, 1000 do
     added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, nc)))
   end
@@ -1315,10 +1316,7 @@ if m > 0 then
     m = u
   end
   -- The groups released from: what they still lease is written back, an emptied one deleted.
-  if whole then
-    rcall('ZREM', leases, whole)
-    rcall('HDEL', groups, whole)
-  elseif hits > 0 then
+  if hits > 0 then
     for token, g in pairs(named) do
       if g then
         local list = g[1]
@@ -1373,7 +1371,7 @@ return out
 
     static let releaseDequeue = LuaScript(
         name: "release_dequeue",
-        sha1: "9c06970800953fcab3f51e0d56f10ad82966e357",
+        sha1: "261a4e22039e8a6aeefe0ca4df575ac5a0360f06",
         keys: ["pending", "delayed", "leases", "tasks", "state", "errors", "meta", "rate", "signal", "groups"],
         readOnly: false,
         source: #"""
@@ -1420,14 +1418,14 @@ local argv = ARGV -- (a local: every ARGV is a global lookup)
 -- The released tasks' ids (m of them) and what the tail needs to know about how they were named.
 local out, ids, m = {1}, nil, 0
 local members, ingroup, taken, hits, named, done, nd = nil, nil, nil, 0, nil, nil, 0
-local absent = nil
 if whole then
-  -- The whole group, if it still leases exactly the n tasks it was dequeued with.
+  -- The whole group, if it still leases exactly the n tasks it was dequeued with (then none is
+  -- left in it: written back below as any emptied group).
   local packed = rcall('HGET', groups, whole)
   local list = packed and cmsgpack.unpack(packed)
   local k = list and #list or 0
   if k ~= n then return {3, k} end
-  ids, m, hits = list, n, n
+  ids, m, hits, named = list, n, n, {[whole] = {list, nil, 0}}
 else
   local find, byte = string.find, string.byte
   -- Pairs whose token is a lease group's (negative: '-' first) and whose id the group lists are
@@ -1489,7 +1487,7 @@ else
   -- Which pairs hold their lease: ZADD NX adds (at score -1, never a deadline) exactly the
   -- members not in leases and counts them; nothing else changes. The usual case, none added,
   -- costs one command; otherwise the added ones are read back and removed again.
-  local added = 0
+  local absent, added = nil, 0
   for i = 2, nc, 1000 do
     added = added + rcall('ZADD', leases, 'NX', unpack(check, i, math.min(i + 999, nc)))
   end
@@ -1548,10 +1546,7 @@ if m > 0 then
     m = u
   end
   -- The groups released from: what they still lease is written back, an emptied one deleted.
-  if whole then
-    rcall('ZREM', leases, whole)
-    rcall('HDEL', groups, whole)
-  elseif hits > 0 then
+  if hits > 0 then
     for token, g in pairs(named) do
       if g then
         local list = g[1]
@@ -1726,21 +1721,22 @@ if m < popped then
       -- attempt not counted) and drop what that sweep wrote under the member's name.
       -- (That sweep always writes a state entry under the name: the evidence, as no task is
       -- stored under it.)
+      -- Any other id without a task is skipped.
       local x = ids[i]
       local given = nil
-      if rcall('HEXISTS', state, x) == 0 then
-        -- (not pushed by such a sweep: skipped, as any id without a task)
-      elseif string.match(x, '^%-%d+$') then
-        local packed = rcall('HGET', groups, x)
-        if packed then
-          given = cmsgpack.unpack(packed)
-          rcall('HDEL', groups, x)
-          rcall('ZREM', leases, x)
-          rcall('HINCRBY', meta, 'grouped', string.format('%d', -#given))
+      if rcall('HEXISTS', state, x) == 1 then
+        if string.match(x, '^%-%d+$') then
+          local packed = rcall('HGET', groups, x)
+          if packed then
+            given = cmsgpack.unpack(packed)
+            rcall('HDEL', groups, x)
+            rcall('ZREM', leases, x)
+            rcall('HINCRBY', meta, 'grouped', string.format('%d', -#given))
+          end
+        else
+          local id = string.match(x, '^(.*):%-%d+$')
+          if id and rcall('HEXISTS', tasks, id) == 1 and not rcall('ZSCORE', leases, x) then given = {id} end
         end
-      else
-        local id = string.match(x, '^(.*):%-%d+$')
-        if id and rcall('HEXISTS', tasks, id) == 1 and not rcall('ZSCORE', leases, x) then given = {id} end
       end
       if given then
         if #given > 0 then rcall('LPUSH', pending, unpack(given)) end
